@@ -1,0 +1,163 @@
+// Package runtime describes, in llmmon's own terms, what the engine needs from a container
+// runtime. The only implementation that talks to a real engine lives in runtime/docker, which is
+// the only package of llmmon that imports the Docker client; runtime/fake is an in-memory one for
+// unit tests.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Label keys put on every object llmmon creates. Objects are always found by these labels, never
+// by name, so that llmmon never touches a container, network or volume it did not create.
+const (
+	LabelProject    = "io.llmmon.project"     // the stack name
+	LabelComponent  = "io.llmmon.component"   // prometheus, grafana, ...
+	LabelConfigHash = "io.llmmon.config-hash" // hash of everything that needs a recreate
+	LabelFilesHash  = "io.llmmon.files-hash"  // hash of the mounted config files (reload, not recreate)
+	LabelVersion    = "io.llmmon.version"     // llmmon version that created the object
+	LabelManaged    = "io.llmmon.managed"     // always "true"
+)
+
+// Sentinel errors. Implementations wrap them so callers can use errors.Is.
+var (
+	// ErrDaemonUnreachable: the runtime's daemon does not answer.
+	ErrDaemonUnreachable = errors.New("container runtime unreachable")
+	// ErrImageNotFound: the image is neither present locally nor pullable.
+	ErrImageNotFound = errors.New("image not found")
+	// ErrNotFound: the container, network or volume does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrPortInUse: a host port that a container publishes is already taken.
+	ErrPortInUse = errors.New("port already in use")
+)
+
+// Info describes the daemon.
+type Info struct {
+	ServerVersion string
+	APIVersion    string
+	// NvidiaRuntime reports whether the daemon knows an "nvidia" runtime or a CDI/GPU device
+	// driver, which dcgm-exporter needs.
+	NvidiaRuntime bool
+}
+
+// Mount is a bind mount of a host path, or a named volume when Volume is set.
+type Mount struct {
+	Source   string // host path (bind) or volume name (volume)
+	Target   string
+	ReadOnly bool
+	Volume   bool
+}
+
+// Port publishes a container port on a host address.
+type Port struct {
+	HostIP        string
+	HostPort      int
+	ContainerPort int
+}
+
+// ContainerSpec is everything needed to create one container.
+type ContainerSpec struct {
+	Name        string
+	Image       string
+	Cmd         []string
+	Entrypoint  []string
+	Env         []string
+	User        string
+	Labels      map[string]string
+	Mounts      []Mount
+	Ports       []Port
+	Network     string   // network to join; "host" means host networking
+	Aliases     []string // DNS aliases on Network
+	ExtraHosts  []string // "host.docker.internal:host-gateway"
+	GPUs        bool     // request all NVIDIA GPUs (device request, capabilities gpu,utility)
+	CapAdd      []string
+	PidHost     bool
+	ReadOnlyFS  bool
+	Restart     string // restart policy name, e.g. "unless-stopped"
+	StopTimeout time.Duration
+}
+
+// Container is what the runtime observes of one container.
+type Container struct {
+	ID           string
+	Name         string
+	Image        string // image reference as created
+	ImageID      string
+	Labels       map[string]string
+	State        string // created, running, restarting, exited, ...
+	Running      bool
+	StartedAt    time.Time
+	RestartCount int
+	ExitCode     int
+}
+
+// Volume is a named volume.
+type Volume struct {
+	Name   string
+	Labels map[string]string
+}
+
+// PullEvent is one line of pull progress.
+type PullEvent struct {
+	Image   string
+	ID      string // layer id, empty for image-wide messages
+	Status  string
+	Current int64
+	Total   int64
+}
+
+// Runtime is the container runtime as llmmon sees it. Every method takes a context first and
+// returns errors wrapping the sentinels above where they apply.
+type Runtime interface {
+	// Ping checks that the daemon answers and returns its version facts.
+	Ping(ctx context.Context) (Info, error)
+
+	// ListContainers returns every container (running or not) carrying LabelProject=project.
+	ListContainers(ctx context.Context, project string) ([]Container, error)
+	// InspectContainer returns one container by id.
+	InspectContainer(ctx context.Context, id string) (Container, error)
+	// CreateContainer creates (does not start) a container and returns its id.
+	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
+	// StartContainer starts a created or stopped container.
+	StartContainer(ctx context.Context, id string) error
+	// RemoveContainer stops (with a grace period) and removes a container; a missing container
+	// is not an error.
+	RemoveContainer(ctx context.Context, id string) error
+	// Logs returns the last n lines of a container's combined stdout and stderr.
+	Logs(ctx context.Context, id string, n int) (string, error)
+	// Exec runs a command in a running container and returns its combined output and exit code.
+	Exec(ctx context.Context, id string, cmd []string) (string, int, error)
+
+	// EnsureNetwork creates the bridge network if no network with that name and LabelProject
+	// exists, and returns its id. A network with that name but without llmmon's labels is an error.
+	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
+	// RemoveNetworks removes every network carrying LabelProject=project.
+	RemoveNetworks(ctx context.Context, project string) error
+
+	// EnsureVolume creates the named volume when missing. An existing volume of that name without
+	// llmmon's project label is an error (it is never adopted).
+	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
+	// ListVolumes returns the volumes carrying LabelProject=project.
+	ListVolumes(ctx context.Context, project string) ([]Volume, error)
+	// RemoveVolume removes a volume; it refuses one without llmmon's labels.
+	RemoveVolume(ctx context.Context, name string) error
+
+	// ImagePresent reports whether the image is available locally.
+	ImagePresent(ctx context.Context, ref string) (bool, error)
+	// PullImage pulls an image, reporting progress to fn (which may be nil).
+	PullImage(ctx context.Context, ref string, fn func(PullEvent)) error
+
+	// RunOnce runs a short-lived helper container to completion (used to chown volumes) and
+	// removes it; it returns the container's output and an error when it exits non-zero.
+	RunOnce(ctx context.Context, spec ContainerSpec) (string, error)
+
+	// BuildImage builds an image tagged tag from an in-memory build context (path -> content,
+	// which must include "Dockerfile"; files are written mode 0755). Used for images llmmon makes
+	// from its own static binary (the relay, the volume-ownership helper), so no registry is needed.
+	BuildImage(ctx context.Context, tag string, files map[string][]byte, labels map[string]string) error
+
+	io.Closer
+}
