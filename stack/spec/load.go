@@ -1,0 +1,110 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+)
+
+// DefaultFile is the spec file read when -f is not given.
+const DefaultFile = "llmmon.yaml"
+
+// Load reads, decodes, defaults and validates the spec at path, and resolves *_file secrets.
+// Every problem in the file is reported at once, as Problems (which wraps ErrInvalid).
+func Load(path string, env LookupEnv) (*Spec, *Source, error) {
+	data, err := ReadSpecFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("%w: %s: no such file", ErrInvalid, path)
+		}
+		return nil, nil, fmt.Errorf("%w: read %s: %v", ErrInvalid, path, unwrapPathErr(err))
+	}
+	return LoadBytes(path, data, env)
+}
+
+// LoadBytes is Load for spec text already in memory; file names it in messages.
+func LoadBytes(file string, data []byte, env LookupEnv) (*Spec, *Source, error) {
+	s, src, err := Parse(file, data, env)
+	if s == nil {
+		return nil, src, err
+	}
+	var decodeProblems Problems
+	errors.As(err, &decodeProblems)
+	s.ApplyDefaults()
+	if verr := s.Validate(src); verr != nil || len(decodeProblems) > 0 {
+		var vps Problems
+		errors.As(verr, &vps)
+		return nil, src, mergeProblems(decodeProblems, vps)
+	}
+	if err := s.ResolveSecretFiles(); err != nil {
+		return nil, src, err
+	}
+	return s, src, nil
+}
+
+// ResolveSecretFiles reads every *_file secret into its value field.
+func (s *Spec) ResolveSecretFiles() error {
+	read := func(dst *Secret, file string) error {
+		if file == "" {
+			return nil
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("%w: read secret file %s: %v", ErrInvalid, file, unwrapPathErr(err))
+		}
+		*dst = Secret(strings.TrimRight(string(b), "\r\n"))
+		return nil
+	}
+	errs := []error{read(&s.Grafana.AdminPassword, s.Grafana.AdminPasswordFile)}
+	for i := range s.Notify.Receivers {
+		r := &s.Notify.Receivers[i]
+		if e := r.Email; e != nil {
+			errs = append(errs, read(&e.Password, e.PasswordFile))
+		}
+		if d := r.DingTalk; d != nil {
+			errs = append(errs, read(&d.URL, d.URLFile), read(&d.Secret, d.SecretFile))
+		}
+		if w := r.WeCom; w != nil {
+			errs = append(errs, read(&w.URL, w.URLFile))
+		}
+		if w := r.WeComApp; w != nil {
+			errs = append(errs, read(&w.Secret, w.SecretFile))
+		}
+		if w := r.Webhook; w != nil {
+			errs = append(errs, read(&w.URL, w.URLFile), read(&w.BearerToken, w.BearerTokenFile))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// mergeProblems joins decoding and validation problems, leaving out validation problems about a
+// field whose decoding already failed (its value is missing, so the second message would only
+// repeat the first).
+func mergeProblems(decoded, validated Problems) Problems {
+	out := append(Problems{}, decoded...)
+	for _, v := range validated {
+		dup := false
+		for _, d := range decoded {
+			if d.Path != "" && (v.Path == d.Path || strings.HasPrefix(d.Path, v.Path+".") || strings.HasPrefix(d.Path, v.Path+"[")) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, v)
+		}
+	}
+	return out.sorted()
+}

@@ -1,0 +1,358 @@
+// Package spec defines llmmon's spec file (v1): its types, strict loading with source positions,
+// defaults, validation that reports every error at once, and the zero-config default.
+package spec
+
+import "time"
+
+// Engines llmmon knows, by the name used in the spec.
+const (
+	EngineAuto     = "auto"
+	EngineVLLM     = "vllm"
+	EngineSGLang   = "sglang"
+	EngineTGI      = "tgi"
+	EngineLlamaCPP = "llamacpp"
+	EngineTriton   = "triton"
+	EngineLMDeploy = "lmdeploy"
+	EngineCustom   = "custom"
+	EngineOllama   = "ollama"
+)
+
+// Engines lists the engine names a target may declare, in documentation order.
+var Engines = []string{EngineVLLM, EngineSGLang, EngineTGI, EngineLlamaCPP, EngineTriton, EngineLMDeploy, EngineCustom, EngineAuto}
+
+// Spec is the whole llmmon spec. Field comments are user documentation: `llmmon schema` turns them
+// into the JSON Schema's descriptions.
+type Spec struct {
+	// Spec format version; 1 is the only one.
+	Version int `yaml:"version,omitempty" json:"version,omitempty"`
+	// Stack name: prefixes every container, network and volume llmmon creates.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// Host address the web UIs are published on. 127.0.0.1 keeps them local; 0.0.0.0 opens them to the network.
+	Bind string `yaml:"bind,omitempty" json:"bind,omitempty"`
+	// Directory for the generated configuration and secrets (default ~/.llmmon/NAME).
+	DataDir string `yaml:"data_dir,omitempty" json:"data_dir,omitempty"`
+	// Language of alert texts and notifications: en or zh.
+	Language string `yaml:"language,omitempty" json:"language,omitempty"`
+	// IANA time zone for notification times and working hours, e.g. Asia/Shanghai (default UTC).
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	// GPU monitoring with dcgm-exporter: auto (when an NVIDIA GPU and runtime are present), on, off.
+	GPU string `yaml:"gpu,omitempty" json:"gpu,omitempty"`
+	// Monitor this host with node-exporter (default true).
+	Host *bool `yaml:"host,omitempty" json:"host,omitempty"`
+	// Model services to scrape.
+	Targets []Target `yaml:"targets,omitempty" json:"targets,omitempty"`
+	// Prometheus settings.
+	Prometheus Prometheus `yaml:"prometheus,omitempty" json:"prometheus,omitempty"`
+	// Alertmanager settings.
+	Alertmanager Alertmanager `yaml:"alertmanager,omitempty" json:"alertmanager,omitempty"`
+	// Grafana settings.
+	Grafana Grafana `yaml:"grafana,omitempty" json:"grafana,omitempty"`
+	// Alert thresholds and switches.
+	Alerts Alerts `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+	// Who gets notified, and how alerts are routed to them.
+	Notify Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// Container images: pinned versions, a registry mirror, per-component overrides.
+	Images Images `yaml:"images,omitempty" json:"images,omitempty"`
+}
+
+// Target is one model service to scrape.
+type Target struct {
+	// Unique name of the service, used as the `target` label (letters, digits, - and _).
+	Name string `yaml:"name" json:"name"`
+	// Inference engine: vllm, sglang, tgi, llamacpp, triton, lmdeploy, custom or auto (recognise it from the metric names).
+	Engine string `yaml:"engine,omitempty" json:"engine,omitempty"`
+	// Where the service listens: http(s)://host:port[/path] or host:port. 127.0.0.1 means this host.
+	URL string `yaml:"url" json:"url"`
+	// Path of the metrics endpoint (default /metrics, or the URL's path).
+	MetricsPath string `yaml:"metrics_path,omitempty" json:"metrics_path,omitempty"`
+	// Extra labels put on every series of this target.
+	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	// Scrape interval for this target (default prometheus.scrape_interval).
+	ScrapeInterval Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
+}
+
+// Prometheus settings.
+type Prometheus struct {
+	// Host port of the Prometheus UI and API.
+	Port int `yaml:"port,omitempty" json:"port,omitempty"`
+	// How long samples are kept (default 15d).
+	Retention Duration `yaml:"retention,omitempty" json:"retention,omitempty"`
+	// Largest size of the samples kept, e.g. 50GB (default: no limit).
+	RetentionSize string `yaml:"retention_size,omitempty" json:"retention_size,omitempty"`
+	// Default scrape interval (default 10s).
+	ScrapeInterval Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
+	// Rule evaluation interval (default 10s).
+	EvaluationInterval Duration `yaml:"evaluation_interval,omitempty" json:"evaluation_interval,omitempty"`
+}
+
+// Alertmanager settings.
+type Alertmanager struct {
+	// Host port of the Alertmanager UI and API.
+	Port int `yaml:"port,omitempty" json:"port,omitempty"`
+}
+
+// Grafana settings.
+type Grafana struct {
+	// Host port of Grafana.
+	Port int `yaml:"port,omitempty" json:"port,omitempty"`
+	// Admin user name (default admin).
+	AdminUser string `yaml:"admin_user,omitempty" json:"admin_user,omitempty"`
+	// Admin password; use ${VAR}. When neither this nor admin_password_file is set, llmmon
+	// generates one and stores it in DATA_DIR/secrets/grafana-admin-password (mode 0600).
+	AdminPassword Secret `yaml:"admin_password,omitempty" json:"admin_password,omitempty"`
+	// File holding the admin password.
+	AdminPasswordFile string `yaml:"admin_password_file,omitempty" json:"admin_password_file,omitempty"`
+	// URL users reach Grafana at, used in alert links (default http://BIND:PORT).
+	ExternalURL string `yaml:"external_url,omitempty" json:"external_url,omitempty"`
+}
+
+// Alerts holds thresholds and switches of the alert rules.
+type Alerts struct {
+	// Thresholds for every target; see the README for each one's meaning.
+	Thresholds Thresholds `yaml:"thresholds,omitempty" json:"thresholds,omitempty"`
+	// Per-target or per-engine threshold overrides.
+	Overrides []Override `yaml:"overrides,omitempty" json:"overrides,omitempty"`
+	// Alert names to leave out, e.g. HostHighCPU.
+	Disable []string `yaml:"disable,omitempty" json:"disable,omitempty"`
+	// Stricter thresholds in working hours, looser at night (in spec.timezone).
+	WorkingHours *WorkingHours `yaml:"working_hours,omitempty" json:"working_hours,omitempty"`
+	// Anomaly alerts: latency or throughput far from its own recent history (z-score).
+	Anomaly *Anomaly `yaml:"anomaly,omitempty" json:"anomaly,omitempty"`
+}
+
+// Thresholds of the alert rules. Zero values mean "use the default".
+type Thresholds struct {
+	// Host CPU busy percent (default 85).
+	CPUPercent float64 `yaml:"cpu_percent,omitempty" json:"cpu_percent,omitempty"`
+	// Host memory used percent (default 90).
+	MemoryPercent float64 `yaml:"memory_percent,omitempty" json:"memory_percent,omitempty"`
+	// Host disk used percent (default 85).
+	DiskPercent float64 `yaml:"disk_percent,omitempty" json:"disk_percent,omitempty"`
+	// Failed requests as a percent of all requests (default 5).
+	ErrorRatePercent float64 `yaml:"error_rate_percent,omitempty" json:"error_rate_percent,omitempty"`
+	// 95th percentile end-to-end request latency (default 30s).
+	LatencyP95 Duration `yaml:"latency_p95,omitempty" json:"latency_p95,omitempty"`
+	// 95th percentile time to first token (default 2s).
+	TTFTP95 Duration `yaml:"ttft_p95,omitempty" json:"ttft_p95,omitempty"`
+	// 95th percentile time per output token (default 200ms).
+	TPOTP95 Duration `yaml:"tpot_p95,omitempty" json:"tpot_p95,omitempty"`
+	// Lowest generated tokens per second while requests are being served (default 1).
+	ThroughputMin float64 `yaml:"throughput_min,omitempty" json:"throughput_min,omitempty"`
+	// Requests waiting in the engine's queue (default 10).
+	QueueLength float64 `yaml:"queue_length,omitempty" json:"queue_length,omitempty"`
+	// KV-cache usage percent (default 95).
+	KVCachePercent float64 `yaml:"kv_cache_percent,omitempty" json:"kv_cache_percent,omitempty"`
+	// GPU memory used percent, for engines that do not pre-allocate it (default 90).
+	GPUMemoryPercent float64 `yaml:"gpu_memory_percent,omitempty" json:"gpu_memory_percent,omitempty"`
+	// GPU temperature in degrees Celsius (default 85).
+	GPUTempCelsius float64 `yaml:"gpu_temp_celsius,omitempty" json:"gpu_temp_celsius,omitempty"`
+	// How long a service must be unreachable before ServiceDown fires (default 30s).
+	DownFor Duration `yaml:"down_for,omitempty" json:"down_for,omitempty"`
+}
+
+// Override replaces some thresholds for one target or for every target of an engine.
+type Override struct {
+	// Target name the override applies to.
+	Target string `yaml:"target,omitempty" json:"target,omitempty"`
+	// Engine the override applies to.
+	Engine string `yaml:"engine,omitempty" json:"engine,omitempty"`
+	// Thresholds to use instead.
+	Thresholds Thresholds `yaml:"thresholds" json:"thresholds"`
+}
+
+// WorkingHours selects stricter thresholds during working hours.
+type WorkingHours struct {
+	// Start of working hours, HH:MM.
+	Start string `yaml:"start" json:"start"`
+	// End of working hours, HH:MM.
+	End string `yaml:"end" json:"end"`
+	// Working days, e.g. [mon, tue, wed, thu, fri] (default Monday to Friday).
+	Days []string `yaml:"days,omitempty" json:"days,omitempty"`
+	// Thresholds in working hours; the main thresholds apply outside them.
+	Thresholds Thresholds `yaml:"thresholds" json:"thresholds"`
+}
+
+// Anomaly configures z-score alerts.
+type Anomaly struct {
+	// Turn anomaly alerts on.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Z-score above which a value is an anomaly (default 3).
+	ZScore float64 `yaml:"z_score,omitempty" json:"z_score,omitempty"`
+	// History window the z-score is computed over (default 1h).
+	Window Duration `yaml:"window,omitempty" json:"window,omitempty"`
+}
+
+// Notify lists receivers and routing.
+type Notify struct {
+	// Where notifications go. Each receiver has a name and exactly one of email, dingtalk, wecom, wecom_app, webhook.
+	Receivers []Receiver `yaml:"receivers,omitempty" json:"receivers,omitempty"`
+	// Which receivers get which severity.
+	Route Route `yaml:"route,omitempty" json:"route,omitempty"`
+}
+
+// Receiver is one notification destination.
+type Receiver struct {
+	// Unique receiver name.
+	Name string `yaml:"name" json:"name"`
+	// Email through an SMTP server.
+	Email *Email `yaml:"email,omitempty" json:"email,omitempty"`
+	// DingTalk custom robot.
+	DingTalk *DingTalk `yaml:"dingtalk,omitempty" json:"dingtalk,omitempty"`
+	// WeCom (WeChat Work) group robot.
+	WeCom *WeCom `yaml:"wecom,omitempty" json:"wecom,omitempty"`
+	// WeCom application message.
+	WeComApp *WeComApp `yaml:"wecom_app,omitempty" json:"wecom_app,omitempty"`
+	// Generic webhook (Alertmanager's webhook JSON).
+	Webhook *Webhook `yaml:"webhook,omitempty" json:"webhook,omitempty"`
+}
+
+// Kind returns the receiver's type name ("email", "dingtalk", ...) or "" when none is set.
+func (r Receiver) Kind() string {
+	switch {
+	case r.Email != nil:
+		return "email"
+	case r.DingTalk != nil:
+		return "dingtalk"
+	case r.WeCom != nil:
+		return "wecom"
+	case r.WeComApp != nil:
+		return "wecom_app"
+	case r.Webhook != nil:
+		return "webhook"
+	}
+	return ""
+}
+
+// IsChat reports whether the receiver is a chat (not email).
+func (r Receiver) IsChat() bool { k := r.Kind(); return k != "" && k != "email" }
+
+// Email is an SMTP receiver.
+type Email struct {
+	// Recipients.
+	To []string `yaml:"to" json:"to"`
+	// Sender address.
+	From string `yaml:"from" json:"from"`
+	// SMTP server as host:port.
+	Smarthost string `yaml:"smarthost" json:"smarthost"`
+	// SMTP user name.
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
+	// SMTP password; use ${VAR}.
+	Password Secret `yaml:"password,omitempty" json:"password,omitempty"`
+	// File holding the SMTP password.
+	PasswordFile string `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	// Transport security: starttls (default), tls (implicit, port 465) or none.
+	TLS string `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// Skip verifying the server's certificate (not recommended).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
+}
+
+// DingTalk is a DingTalk custom robot.
+type DingTalk struct {
+	// Robot webhook URL, https://oapi.dingtalk.com/robot/send?access_token=...; use ${VAR}.
+	URL Secret `yaml:"url,omitempty" json:"url,omitempty"`
+	// File holding the webhook URL.
+	URLFile string `yaml:"url_file,omitempty" json:"url_file,omitempty"`
+	// Signing secret (SEC...) for robots in signed mode; use ${VAR}.
+	Secret Secret `yaml:"secret,omitempty" json:"secret,omitempty"`
+	// File holding the signing secret.
+	SecretFile string `yaml:"secret_file,omitempty" json:"secret_file,omitempty"`
+	// Keyword every message must contain, for robots in keyword mode.
+	Keyword string `yaml:"keyword,omitempty" json:"keyword,omitempty"`
+	// Mobile numbers to @mention.
+	AtMobiles []string `yaml:"at_mobiles,omitempty" json:"at_mobiles,omitempty"`
+	// @mention everyone.
+	AtAll bool `yaml:"at_all,omitempty" json:"at_all,omitempty"`
+}
+
+// WeCom is a WeCom group robot.
+type WeCom struct {
+	// Robot webhook URL, https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...; use ${VAR}.
+	URL Secret `yaml:"url,omitempty" json:"url,omitempty"`
+	// File holding the webhook URL.
+	URLFile string `yaml:"url_file,omitempty" json:"url_file,omitempty"`
+	// User ids to @mention, or "@all".
+	Mentioned []string `yaml:"mentioned,omitempty" json:"mentioned,omitempty"`
+	// Mobile numbers to @mention.
+	MentionedMobiles []string `yaml:"mentioned_mobiles,omitempty" json:"mentioned_mobiles,omitempty"`
+}
+
+// WeComApp sends WeCom application messages through Alertmanager's wechat receiver.
+type WeComApp struct {
+	// Corporation id.
+	CorpID string `yaml:"corp_id" json:"corp_id"`
+	// Application (agent) id.
+	AgentID string `yaml:"agent_id" json:"agent_id"`
+	// Application secret; use ${VAR}.
+	Secret Secret `yaml:"secret,omitempty" json:"secret,omitempty"`
+	// File holding the application secret.
+	SecretFile string `yaml:"secret_file,omitempty" json:"secret_file,omitempty"`
+	// Users, parties and tags to send to (at least one); "@all" for every user.
+	ToUser string `yaml:"to_user,omitempty" json:"to_user,omitempty"`
+	// Parties (departments) to send to.
+	ToParty string `yaml:"to_party,omitempty" json:"to_party,omitempty"`
+	// Tags to send to.
+	ToTag string `yaml:"to_tag,omitempty" json:"to_tag,omitempty"`
+	// API base URL (default https://qyapi.weixin.qq.com/cgi-bin/).
+	APIURL string `yaml:"api_url,omitempty" json:"api_url,omitempty"`
+}
+
+// Webhook is a generic webhook receiver.
+type Webhook struct {
+	// URL Alertmanager posts its JSON to; use ${VAR} for tokens.
+	URL Secret `yaml:"url,omitempty" json:"url,omitempty"`
+	// File holding the URL.
+	URLFile string `yaml:"url_file,omitempty" json:"url_file,omitempty"`
+	// Bearer token sent in the Authorization header; use ${VAR}.
+	BearerToken Secret `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
+	// File holding the bearer token.
+	BearerTokenFile string `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
+}
+
+// Route says which receivers get which severity.
+type Route struct {
+	// Receivers of critical alerts (default: every receiver).
+	Critical []string `yaml:"critical,omitempty" json:"critical,omitempty"`
+	// Receivers of warning alerts (default: every chat receiver, or every receiver when there is no chat).
+	Warning []string `yaml:"warning,omitempty" json:"warning,omitempty"`
+	// Receivers of info alerts (default: none).
+	Info []string `yaml:"info,omitempty" json:"info,omitempty"`
+	// Wait before the first notification of a new group (default 10s).
+	GroupWait Duration `yaml:"group_wait,omitempty" json:"group_wait,omitempty"`
+	// Wait before notifying about changes in a group (default 1m).
+	GroupInterval Duration `yaml:"group_interval,omitempty" json:"group_interval,omitempty"`
+	// Wait before repeating a notification that is still firing (default 4h).
+	RepeatInterval Duration `yaml:"repeat_interval,omitempty" json:"repeat_interval,omitempty"`
+}
+
+// Images selects container images.
+type Images struct {
+	// Registry prefix put before every default image, e.g. a Docker Hub mirror such as docker.m.daocloud.io.
+	Mirror string `yaml:"mirror,omitempty" json:"mirror,omitempty"`
+	// Prometheus image (default prom/prometheus:vX).
+	Prometheus string `yaml:"prometheus,omitempty" json:"prometheus,omitempty"`
+	// Alertmanager image.
+	Alertmanager string `yaml:"alertmanager,omitempty" json:"alertmanager,omitempty"`
+	// Grafana image.
+	Grafana string `yaml:"grafana,omitempty" json:"grafana,omitempty"`
+	// node-exporter image.
+	NodeExporter string `yaml:"node_exporter,omitempty" json:"node_exporter,omitempty"`
+	// dcgm-exporter image.
+	DCGMExporter string `yaml:"dcgm_exporter,omitempty" json:"dcgm_exporter,omitempty"`
+}
+
+// Duration is a Prometheus-style duration (30s, 5m, 2h, 15d, 1w).
+type Duration time.Duration
+
+// Secret is a string that is never printed: String and MarshalJSON hide it.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<secret>"
+}
+
+// Value returns the secret's value, for the renderer only.
+func (s Secret) Value() string { return string(s) }

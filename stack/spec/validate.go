@@ -1,0 +1,504 @@
+package spec
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	nameRe      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+	targetRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	labelNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	hhmmRe      = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	imageRe     = regexp.MustCompile(`^[a-z0-9]+([._/:@-][A-Za-z0-9_.-]+)*$`)
+	hostPathRe  = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*/?$`)
+)
+
+// ReservedLabels may not be set in a target's labels: llmmon sets them itself.
+var ReservedLabels = []string{"target", "engine", "job", "instance", "stack"}
+
+var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+type validator struct {
+	src *Source
+	ps  Problems
+}
+
+func (v *validator) add(path, msg, hint string) {
+	p := v.src.At(path)
+	file := ""
+	if v.src != nil {
+		file = v.src.File
+	}
+	v.ps = append(v.ps, Problem{File: file, Line: p.Line, Col: p.Col, Path: path, Msg: msg, Hint: hint})
+}
+
+// Validate checks a spec after defaults and returns every problem found, or nil. src may be nil
+// (for a spec built in code); positions then point at the start of the file.
+func (s *Spec) Validate(src *Source) error {
+	v := &validator{src: src}
+	if s.Version != 1 {
+		v.add("version", fmt.Sprintf("unsupported spec version %d", s.Version), "this llmmon reads version 1")
+	}
+	if !nameRe.MatchString(s.Name) {
+		v.add("name", fmt.Sprintf("invalid stack name %q", s.Name), "use 1-40 lower-case letters, digits, - and _, starting with a letter or digit")
+	}
+	if ip := net.ParseIP(s.Bind); ip == nil {
+		v.add("bind", fmt.Sprintf("bind must be an IP address, got %q", s.Bind), "127.0.0.1 keeps the UIs on this host; 0.0.0.0 publishes them on every interface")
+	}
+	if s.Language != "en" && s.Language != "zh" {
+		v.add("language", fmt.Sprintf("unknown language %q", s.Language), "use en or zh")
+	}
+	if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "" || s.Timezone == "Local" {
+		hint := "use an IANA time zone name such as UTC, Asia/Shanghai or Europe/Berlin"
+		if sug := suggestZone(s.Timezone); sug != "" {
+			hint = fmt.Sprintf("did you mean %q? ", sug) + hint
+		}
+		v.add("timezone", fmt.Sprintf("unknown time zone %q", s.Timezone), hint)
+	}
+	if s.GPU != "auto" && s.GPU != "on" && s.GPU != "off" {
+		v.add("gpu", fmt.Sprintf("gpu must be auto, on or off, got %q", s.GPU), "")
+	}
+	v.ports(s)
+	v.prometheus(s)
+	v.targets(s)
+	v.alerts(s)
+	v.notify(s)
+	v.images(s)
+	if s.Grafana.AdminPassword != "" && s.Grafana.AdminPasswordFile != "" {
+		v.add("grafana.admin_password_file", "set admin_password or admin_password_file, not both", "")
+	}
+	v.secretFile("grafana.admin_password_file", s.Grafana.AdminPasswordFile)
+	if s.Grafana.ExternalURL != "" {
+		if u, err := url.Parse(s.Grafana.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add("grafana.external_url", fmt.Sprintf("invalid URL %q", s.Grafana.ExternalURL), "write http://host:port or https://host")
+		}
+	}
+	if len(v.ps) == 0 {
+		return nil
+	}
+	return v.ps.sorted()
+}
+
+func suggestZone(z string) string {
+	common := []string{"UTC", "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Singapore", "Asia/Tokyo", "Asia/Seoul", "Asia/Kolkata", "Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York", "America/Chicago", "America/Los_Angeles", "Australia/Sydney"}
+	return suggest(z, common)
+}
+
+func (v *validator) ports(s *Spec) {
+	seen := map[int]string{}
+	for _, p := range []struct {
+		path string
+		port int
+	}{{"prometheus.port", s.Prometheus.Port}, {"alertmanager.port", s.Alertmanager.Port}, {"grafana.port", s.Grafana.Port}} {
+		if p.port < 1 || p.port > 65535 {
+			v.add(p.path, fmt.Sprintf("port %d is out of range", p.port), "use 1-65535")
+			continue
+		}
+		if other, ok := seen[p.port]; ok {
+			v.add(p.path, fmt.Sprintf("port %d is also used by %s", p.port, other), "give each component its own port")
+		}
+		seen[p.port] = p.path
+	}
+}
+
+func (v *validator) prometheus(s *Spec) {
+	p := s.Prometheus
+	if p.ScrapeInterval.D() < time.Second {
+		v.add("prometheus.scrape_interval", "scrape_interval must be at least 1s", "")
+	}
+	if p.EvaluationInterval.D() < time.Second {
+		v.add("prometheus.evaluation_interval", "evaluation_interval must be at least 1s", "")
+	}
+	if p.Retention.D() < time.Hour {
+		v.add("prometheus.retention", fmt.Sprintf("retention %s is too short", p.Retention), "keep at least 1h; the default is 15d")
+	}
+	if p.RetentionSize != "" && !regexp.MustCompile(`^[0-9]+(B|KB|MB|GB|TB|PB|EB)$`).MatchString(p.RetentionSize) {
+		v.add("prometheus.retention_size", fmt.Sprintf("invalid size %q", p.RetentionSize), "write a number and a unit, e.g. 50GB")
+	}
+}
+
+// ParseTargetURL splits a target's url (http(s)://host:port[/path] or host:port) into scheme,
+// host:port and path.
+func ParseTargetURL(raw string) (scheme, hostport, path string, err error) {
+	if raw == "" {
+		return "", "", "", fmt.Errorf("url is empty")
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", "", fmt.Errorf("not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", "", "", fmt.Errorf("scheme %q is not http or https", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return "", "", "", fmt.Errorf("no host")
+	}
+	if u.User != nil {
+		return "", "", "", fmt.Errorf("credentials in the URL are not supported")
+	}
+	port := u.Port()
+	if port == "" {
+		if u.Scheme == "https" {
+			port = "443"
+		} else {
+			port = "80"
+		}
+	}
+	if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
+		return "", "", "", fmt.Errorf("port %q is not 1-65535", port)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", "", "", fmt.Errorf("query strings and fragments are not supported")
+	}
+	return u.Scheme, net.JoinHostPort(u.Hostname(), port), u.Path, nil
+}
+
+func (v *validator) targets(s *Spec) {
+	names := map[string]int{}
+	for i, t := range s.Targets {
+		p := fmt.Sprintf("targets[%d]", i)
+		if t.Name == "" {
+			v.add(p, "target has no name", "add `name: my-model`")
+		} else if !targetRe.MatchString(t.Name) {
+			v.add(p+".name", fmt.Sprintf("invalid target name %q", t.Name), "use letters, digits, -, _ and . (at most 63)")
+		} else if j, dup := names[t.Name]; dup {
+			v.add(p+".name", fmt.Sprintf("duplicate target name %q (also targets[%d])", t.Name, j), "give every target its own name")
+		} else {
+			names[t.Name] = i
+		}
+		if t.Engine == EngineOllama {
+			v.add(p+".engine", "Ollama has no Prometheus metrics endpoint, so llmmon cannot scrape it", "put a metrics exporter or an LLM gateway in front of Ollama and point llmmon at that (engine: custom); GPU and host metrics still cover the machine")
+		} else if !contains(Engines, t.Engine) {
+			hint := "use one of: " + strings.Join(Engines, ", ")
+			if sug := suggest(t.Engine, Engines); sug != "" {
+				hint = fmt.Sprintf("did you mean %q? ", sug) + hint
+			}
+			v.add(p+".engine", fmt.Sprintf("unknown engine %q", t.Engine), hint)
+		}
+		if t.URL == "" {
+			v.add(p, "target has no url", "add `url: http://127.0.0.1:8000` (or host:port)")
+		} else if _, _, _, err := ParseTargetURL(t.URL); err != nil {
+			v.add(p+".url", fmt.Sprintf("invalid url %q: %v", t.URL, err), "write http://host:port[/metrics] or host:port")
+		}
+		if t.MetricsPath != "" && !strings.HasPrefix(t.MetricsPath, "/") {
+			v.add(p+".metrics_path", fmt.Sprintf("metrics_path %q must start with /", t.MetricsPath), "")
+		}
+		if t.ScrapeInterval != 0 && t.ScrapeInterval.D() < time.Second {
+			v.add(p+".scrape_interval", "scrape_interval must be at least 1s", "")
+		}
+		for _, k := range sortedKeys(t.Labels) {
+			lp := p + ".labels." + k
+			switch {
+			case !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__"):
+				v.add(lp, fmt.Sprintf("invalid label name %q", k), "label names are letters, digits and _, not starting with a digit or __")
+			case contains(ReservedLabels, k):
+				v.add(lp, fmt.Sprintf("label %q is set by llmmon", k), "choose another name; reserved: "+strings.Join(ReservedLabels, ", "))
+			}
+		}
+	}
+}
+
+func (v *validator) thresholds(path string, t Thresholds) {
+	pct := []struct {
+		name string
+		val  float64
+	}{{"cpu_percent", t.CPUPercent}, {"memory_percent", t.MemoryPercent}, {"disk_percent", t.DiskPercent}, {"error_rate_percent", t.ErrorRatePercent}, {"kv_cache_percent", t.KVCachePercent}, {"gpu_memory_percent", t.GPUMemoryPercent}}
+	for _, p := range pct {
+		if p.val < 0 || p.val > 100 {
+			v.add(path+"."+p.name, fmt.Sprintf("%s must be between 0 and 100, got %g", p.name, p.val), "thresholds in percent: 90 means 90 %")
+		}
+	}
+	for _, p := range []struct {
+		name string
+		val  float64
+	}{{"throughput_min", t.ThroughputMin}, {"queue_length", t.QueueLength}, {"gpu_temp_celsius", t.GPUTempCelsius}} {
+		if p.val < 0 {
+			v.add(path+"."+p.name, fmt.Sprintf("%s must not be negative", p.name), "")
+		}
+	}
+	for _, p := range []struct {
+		name string
+		val  Duration
+	}{{"latency_p95", t.LatencyP95}, {"ttft_p95", t.TTFTP95}, {"tpot_p95", t.TPOTP95}, {"down_for", t.DownFor}} {
+		if p.val < 0 {
+			v.add(path+"."+p.name, fmt.Sprintf("%s must not be negative", p.name), "")
+		}
+	}
+}
+
+func (v *validator) alerts(s *Spec) {
+	v.thresholds("alerts.thresholds", s.Alerts.Thresholds)
+	for i, o := range s.Alerts.Overrides {
+		p := fmt.Sprintf("alerts.overrides[%d]", i)
+		switch {
+		case o.Target == "" && o.Engine == "":
+			v.add(p, "an override needs a target or an engine", "add `target: NAME` or `engine: vllm`")
+		case o.Target != "" && o.Engine != "":
+			v.add(p, "an override names a target or an engine, not both", "")
+		case o.Target != "":
+			found := false
+			var names []string
+			for _, t := range s.Targets {
+				names = append(names, t.Name)
+				found = found || t.Name == o.Target
+			}
+			if !found {
+				hint := "targets: " + strings.Join(names, ", ")
+				if sug := suggest(o.Target, names); sug != "" {
+					hint = fmt.Sprintf("did you mean %q? ", sug) + hint
+				}
+				v.add(p+".target", fmt.Sprintf("no target named %q", o.Target), hint)
+			}
+		case !contains(Engines, o.Engine) || o.Engine == EngineAuto:
+			v.add(p+".engine", fmt.Sprintf("unknown engine %q", o.Engine), "use one of: vllm, sglang, tgi, llamacpp, triton, lmdeploy, custom")
+		}
+		v.thresholds(p+".thresholds", o.Thresholds)
+	}
+	if w := s.Alerts.WorkingHours; w != nil {
+		p := "alerts.working_hours"
+		if !hhmmRe.MatchString(w.Start) {
+			v.add(p+".start", fmt.Sprintf("invalid time %q", w.Start), "write HH:MM, e.g. 09:00")
+		}
+		if !hhmmRe.MatchString(w.End) {
+			v.add(p+".end", fmt.Sprintf("invalid time %q", w.End), "write HH:MM, e.g. 18:00")
+		}
+		if hhmmRe.MatchString(w.Start) && hhmmRe.MatchString(w.End) && w.Start >= w.End {
+			v.add(p+".end", "working hours must end after they start", "")
+		}
+		for i, d := range w.Days {
+			if !contains(weekdays, strings.ToLower(d)) {
+				v.add(fmt.Sprintf("%s.days[%d]", p, i), fmt.Sprintf("unknown day %q", d), "use mon, tue, wed, thu, fri, sat, sun")
+			}
+		}
+		v.thresholds(p+".thresholds", w.Thresholds)
+	}
+	if a := s.Alerts.Anomaly; a != nil {
+		if a.ZScore <= 0 {
+			v.add("alerts.anomaly.z_score", "z_score must be positive", "3 is a common choice")
+		}
+		if a.Window.D() < 10*time.Minute {
+			v.add("alerts.anomaly.window", "the anomaly window must be at least 10m", "")
+		}
+	}
+}
+
+func (v *validator) secretFile(path, file string) {
+	if file == "" {
+		return
+	}
+	st, err := os.Stat(file)
+	switch {
+	case err != nil:
+		v.add(path, fmt.Sprintf("cannot read %s: %v", file, unwrapPathErr(err)), "create the file, or fix the path")
+	case st.IsDir():
+		v.add(path, fmt.Sprintf("%s is a directory", file), "point at the file holding the secret")
+	}
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func (v *validator) secretURL(path string, val Secret, file, mustHost, mustParam string) {
+	if val == "" && file == "" {
+		v.add(path, "url is required", "write url: ${VAR} and export VAR, or url_file: /path/to/file")
+		return
+	}
+	if val != "" && file != "" {
+		v.add(path, "set url or url_file, not both", "")
+		return
+	}
+	v.secretFile(path+"_file", file)
+	if val == "" {
+		return
+	}
+	// The URL may hold a token: never echo it.
+	u, err := url.Parse(val.Value())
+	switch {
+	case err != nil || u.Host == "":
+		v.add(path, "the URL is not valid (value hidden: it may hold a token)", "write the full https://... address the platform gave you")
+	case u.Scheme != "https" && u.Scheme != "http":
+		v.add(path, "the URL must start with https://", "")
+	case mustParam != "" && u.Query().Get(mustParam) == "":
+		v.add(path, fmt.Sprintf("the URL has no %s parameter", mustParam), fmt.Sprintf("copy the whole webhook address, e.g. https://%s/...?%s=...", mustHost, mustParam))
+	}
+}
+
+func (v *validator) notify(s *Spec) {
+	names := map[string]int{}
+	var all []string
+	for i, r := range s.Notify.Receivers {
+		p := fmt.Sprintf("notify.receivers[%d]", i)
+		if r.Name == "" {
+			v.add(p, "receiver has no name", "add `name: oncall`")
+		} else if !targetRe.MatchString(r.Name) {
+			v.add(p+".name", fmt.Sprintf("invalid receiver name %q", r.Name), "use letters, digits, -, _ and .")
+		} else if j, dup := names[r.Name]; dup {
+			v.add(p+".name", fmt.Sprintf("duplicate receiver name %q (also notify.receivers[%d])", r.Name, j), "")
+		} else {
+			names[r.Name] = i
+			all = append(all, r.Name)
+		}
+		n := 0
+		for _, set := range []bool{r.Email != nil, r.DingTalk != nil, r.WeCom != nil, r.WeComApp != nil, r.Webhook != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			v.add(p, fmt.Sprintf("receiver %q must have exactly one of email, dingtalk, wecom, wecom_app, webhook (it has %d)", r.Name, n), "")
+		}
+		if e := r.Email; e != nil {
+			v.email(p+".email", e)
+		}
+		if d := r.DingTalk; d != nil {
+			v.secretURL(p+".dingtalk.url", d.URL, d.URLFile, "oapi.dingtalk.com/robot/send", "access_token")
+			if d.Secret != "" && d.SecretFile != "" {
+				v.add(p+".dingtalk.secret_file", "set secret or secret_file, not both", "")
+			}
+			v.secretFile(p+".dingtalk.secret_file", d.SecretFile)
+			if d.Secret != "" && !strings.HasPrefix(d.Secret.Value(), "SEC") {
+				v.add(p+".dingtalk.secret", "a DingTalk signing secret starts with SEC (value hidden)", "copy it from the robot's security settings, \"加签\"")
+			}
+			for j, m := range d.AtMobiles {
+				if !regexp.MustCompile(`^\+?[0-9-]{5,20}$`).MatchString(m) {
+					v.add(fmt.Sprintf("%s.dingtalk.at_mobiles[%d]", p, j), fmt.Sprintf("%q is not a mobile number", m), "")
+				}
+			}
+		}
+		if w := r.WeCom; w != nil {
+			v.secretURL(p+".wecom.url", w.URL, w.URLFile, "qyapi.weixin.qq.com/cgi-bin/webhook/send", "key")
+		}
+		if w := r.WeComApp; w != nil {
+			q := p + ".wecom_app"
+			if w.CorpID == "" {
+				v.add(q, "wecom_app needs corp_id", "find it under My Company > Company Info")
+			}
+			if w.AgentID == "" {
+				v.add(q, "wecom_app needs agent_id", "")
+			}
+			if w.Secret == "" && w.SecretFile == "" {
+				v.add(q, "wecom_app needs secret or secret_file", "write secret: ${WECOM_APP_SECRET}")
+			}
+			v.secretFile(q+".secret_file", w.SecretFile)
+			if w.ToUser == "" && w.ToParty == "" && w.ToTag == "" {
+				v.add(q, "wecom_app needs to_user, to_party or to_tag", "to_user: \"@all\" sends to everyone in the app's visible range")
+			}
+			if w.APIURL != "" {
+				if u, err := url.Parse(w.APIURL); err != nil || u.Host == "" {
+					v.add(q+".api_url", fmt.Sprintf("invalid URL %q", w.APIURL), "")
+				}
+			}
+		}
+		if w := r.Webhook; w != nil {
+			v.secretURL(p+".webhook.url", w.URL, w.URLFile, "", "")
+			v.secretFile(p+".webhook.bearer_token_file", w.BearerTokenFile)
+		}
+	}
+	rt := s.Notify.Route
+	for _, sev := range []struct {
+		name string
+		list []string
+	}{{"critical", rt.Critical}, {"warning", rt.Warning}, {"info", rt.Info}} {
+		for i, n := range sev.list {
+			if _, ok := names[n]; !ok {
+				hint := "receivers: " + strings.Join(all, ", ")
+				if len(all) == 0 {
+					hint = "define it under notify.receivers"
+				} else if sug := suggest(n, all); sug != "" {
+					hint = fmt.Sprintf("did you mean %q? ", sug) + hint
+				}
+				v.add(fmt.Sprintf("notify.route.%s[%d]", sev.name, i), fmt.Sprintf("no receiver named %q", n), hint)
+			}
+		}
+	}
+	if rt.GroupWait < 0 || rt.GroupInterval.D() < time.Second || rt.RepeatInterval.D() < time.Minute {
+		v.add("notify.route", "group_interval must be at least 1s and repeat_interval at least 1m", "")
+	}
+}
+
+func (v *validator) email(p string, e *Email) {
+	if len(e.To) == 0 {
+		v.add(p, "email needs at least one address in `to`", "to: [oncall@example.com]")
+	}
+	for i, a := range e.To {
+		if _, err := mail.ParseAddress(a); err != nil {
+			v.add(fmt.Sprintf("%s.to[%d]", p, i), fmt.Sprintf("%q is not an email address", a), "")
+		}
+	}
+	if e.From == "" {
+		v.add(p, "email needs `from`, the sender address", "from: llmmon@example.com")
+	} else if _, err := mail.ParseAddress(e.From); err != nil {
+		v.add(p+".from", fmt.Sprintf("%q is not an email address", e.From), "")
+	}
+	if e.Smarthost == "" {
+		v.add(p, "email needs `smarthost`, the SMTP server as host:port", "smarthost: smtp.example.com:587")
+	} else if h, port, err := net.SplitHostPort(e.Smarthost); err != nil || h == "" || port == "" {
+		v.add(p+".smarthost", fmt.Sprintf("smarthost %q must be host:port", e.Smarthost), "e.g. smtp.example.com:587 (STARTTLS) or :465 (TLS)")
+	}
+	switch e.TLS {
+	case "starttls", "tls", "none":
+	default:
+		v.add(p+".tls", fmt.Sprintf("tls must be starttls, tls or none, got %q", e.TLS), "")
+	}
+	if e.Password != "" && e.PasswordFile != "" {
+		v.add(p+".password_file", "set password or password_file, not both", "")
+	}
+	if e.Username != "" && e.Password == "" && e.PasswordFile == "" {
+		v.add(p, "email has a username but no password", "add password: ${SMTP_PASSWORD} or password_file: /path")
+	}
+	if (e.Password != "" || e.PasswordFile != "") && e.Username == "" {
+		v.add(p, "email has a password but no username", "add username: the SMTP login")
+	}
+	v.secretFile(p+".password_file", e.PasswordFile)
+}
+
+func (v *validator) images(s *Spec) {
+	if m := s.Images.Mirror; m != "" && !hostPathRe.MatchString(m) {
+		v.add("images.mirror", fmt.Sprintf("invalid registry mirror %q", m), "write a registry host with an optional path, e.g. docker.m.daocloud.io (no https://)")
+	}
+	for _, im := range []struct{ path, ref string }{
+		{"images.prometheus", s.Images.Prometheus}, {"images.alertmanager", s.Images.Alertmanager},
+		{"images.grafana", s.Images.Grafana}, {"images.node_exporter", s.Images.NodeExporter},
+		{"images.dcgm_exporter", s.Images.DCGMExporter},
+	} {
+		if im.ref == "" {
+			continue
+		}
+		if !imageRe.MatchString(im.ref) {
+			v.add(im.path, fmt.Sprintf("invalid image reference %q", im.ref), "write registry/name:tag, e.g. prom/prometheus:v3.15.0")
+		} else if strings.HasSuffix(im.ref, ":latest") || !strings.ContainsAny(lastPart(im.ref), ":@") {
+			v.add(im.path, fmt.Sprintf("image %q is not pinned", im.ref), "name a version tag or digest; `latest` changes under you")
+		}
+	}
+}
+
+func lastPart(ref string) string {
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
