@@ -128,6 +128,16 @@ func (s *Spec) ApplyDefaults() {
 	if p.EvaluationInterval == 0 {
 		p.EvaluationInterval = Duration(10 * time.Second)
 	}
+	ip := &s.InternalPorts
+	if ip.NodeExporter == 0 {
+		ip.NodeExporter = 9100
+	}
+	if ip.DCGMExporter == 0 {
+		ip.DCGMExporter = 9400
+	}
+	if ip.Relay == 0 {
+		ip.Relay = 9095
+	}
 	if s.Alertmanager.Port == 0 {
 		s.Alertmanager.Port = DefaultAlertmanagerPort
 	}
@@ -214,3 +224,15 @@ func trimSlash(s string) string {
 	}
 	return s
 }
+
+// LocalAddr is the address llmmon's components use to reach each other on this host: the bind
+// address, or 127.0.0.1 when it binds every interface.
+func (s *Spec) LocalAddr() string {
+	if s.Bind == "" || s.Bind == "0.0.0.0" || s.Bind == "::" {
+		return "127.0.0.1"
+	}
+	return s.Bind
+}
+
+// Seconds returns the duration in seconds, for PromQL comparisons.
+func (d Duration) Seconds() float64 { return d.D().Seconds() }

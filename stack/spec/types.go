@@ -53,6 +53,18 @@ type Spec struct {
 	Notify Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 	// Container images: pinned versions, a registry mirror, per-component overrides.
 	Images Images `yaml:"images,omitempty" json:"images,omitempty"`
+	// Ports of the components that listen on 127.0.0.1 only (llmmon's containers use host networking).
+	InternalPorts InternalPorts `yaml:"internal_ports,omitempty" json:"internal_ports,omitempty"`
+}
+
+// InternalPorts are host ports on 127.0.0.1 used by components that users do not browse to.
+type InternalPorts struct {
+	// node-exporter (default 9100).
+	NodeExporter int `yaml:"node_exporter,omitempty" json:"node_exporter,omitempty"`
+	// dcgm-exporter (default 9400).
+	DCGMExporter int `yaml:"dcgm_exporter,omitempty" json:"dcgm_exporter,omitempty"`
+	// llmmon's notification relay for DingTalk and WeCom (default 9095).
+	Relay int `yaml:"relay,omitempty" json:"relay,omitempty"`
 }
 
 // Target is one model service to scrape.

@@ -46,7 +46,7 @@ build_prometheus() {
   local work="$cache/src/prometheus-$ver"
   rm -rf "$work"; mkdir -p "$(dirname "$work")"
   cp -r "$dir" "$work"; chmod -R u+w "$work"
-  (cd "$work" && GOWORK=off go build -tags netgo,builtinassets,timetzdata -o "$out.tmp" ./cmd/prometheus && GOWORK=off go build -tags netgo -o "$outp.tmp" ./cmd/promtool)
+  (cd "$work" && GOWORK=off go build -tags netgo,timetzdata -o "$out.tmp" ./cmd/prometheus && GOWORK=off go build -tags netgo -o "$outp.tmp" ./cmd/promtool)
   mv "$out.tmp" "$out"; mv "$outp.tmp" "$outp"
   rm -rf "$work"
 }

@@ -1,0 +1,11 @@
+// Package dashboards holds llmmon's Grafana dashboards as embedded declarative definitions
+// (*.yaml). The renderer turns each into Grafana dashboard JSON with the grafana-tools/sdk models,
+// bound to llmmon's datasource uid, so no dashboard ever carries a ${DS_...} placeholder.
+package dashboards
+
+import "embed"
+
+// FS holds the dashboard definitions.
+//
+//go:embed *.yaml
+var FS embed.FS

@@ -1,0 +1,139 @@
+// Package stack is llmmon's engine: from a spec to files, containers and health. It never prints
+// and never exits; the command line in cmd/ is a thin shell around it.
+package stack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/llmmon/llmmon/stack/check"
+	"github.com/llmmon/llmmon/stack/detect"
+	"github.com/llmmon/llmmon/stack/render"
+	"github.com/llmmon/llmmon/stack/runtime"
+	"github.com/llmmon/llmmon/stack/spec"
+)
+
+// Engine runs llmmon's verbs.
+type Engine struct {
+	assets  render.Assets
+	rt      runtime.Runtime
+	log     *slog.Logger
+	version string
+	gpu     func() (bool, string)
+	http    *http.Client
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithRuntime sets the container runtime (needed by up, down and status).
+func WithRuntime(rt runtime.Runtime) Option { return func(e *Engine) { e.rt = rt } }
+
+// WithLogger sets the logger for progress and debug messages.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// WithVersion sets the llmmon version recorded in labels.
+func WithVersion(v string) Option { return func(e *Engine) { e.version = v } }
+
+// WithGPUDetector replaces the host GPU detector (for tests).
+func WithGPUDetector(f func() (bool, string)) Option { return func(e *Engine) { e.gpu = f } }
+
+// New returns an engine over the given assets.
+func New(assets render.Assets, opts ...Option) *Engine {
+	e := &Engine{assets: assets, log: slog.New(slog.DiscardHandler), version: "dev", gpu: detect.GPU, http: &http.Client{Timeout: 3 * time.Second}}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// RenderOptions control Render.
+type RenderOptions struct {
+	// Offline skips probing targets whose engine is auto (they are scraped as "unknown").
+	Offline bool
+}
+
+// Rendered is the result of Render.
+type Rendered struct {
+	Bundle *render.Bundle
+	GPU    bool
+	// Notes are sentences for the user: engines recognised, components skipped and why.
+	Notes []string
+}
+
+// Render resolves what the spec leaves open (auto engines, gpu: auto), renders the bundle and
+// checks it with the upstream parsers. A bundle that fails the check is an error: llmmon never
+// starts a stack on files Prometheus or Alertmanager would refuse.
+func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Rendered, error) {
+	res := &Rendered{}
+	s = e.resolveEngines(ctx, s, o, res)
+	switch s.GPU {
+	case "on":
+		res.GPU = true
+	case "auto":
+		ok, why := e.gpu()
+		res.GPU = ok
+		if !ok {
+			res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why+" (set gpu: on to force it)")
+		}
+	}
+	b, err := render.Render(s, e.assets, render.Options{GPU: res.GPU})
+	if err != nil {
+		return nil, err
+	}
+	if err := check.Bundle(b); err != nil {
+		return nil, fmt.Errorf("generated files failed validation (a bug in llmmon, please report it):\n%w", err)
+	}
+	res.Bundle = b
+	return res, nil
+}
+
+// resolveEngines returns a copy of s in which every auto engine is replaced by the engine its
+// /metrics shows, or "unknown" when it cannot be reached.
+func (e *Engine) resolveEngines(ctx context.Context, s *spec.Spec, o RenderOptions, res *Rendered) *spec.Spec {
+	cp := *s
+	cp.Targets = append([]spec.Target(nil), s.Targets...)
+	for i, t := range cp.Targets {
+		if t.Engine != spec.EngineAuto {
+			continue
+		}
+		if o.Offline {
+			cp.Targets[i].Engine = "unknown"
+			continue
+		}
+		f, err := e.probeTarget(ctx, t)
+		switch {
+		case err != nil:
+			cp.Targets[i].Engine = "unknown"
+			res.Notes = append(res.Notes, fmt.Sprintf("target %s: %s is unreachable (%v); it is scraped without engine-specific rules until it answers and you run `llmmon up` again", t.Name, t.URL, shortErr(err)))
+		case f.Engine == "" || f.Engine == spec.EngineOllama:
+			cp.Targets[i].Engine = "unknown"
+			res.Notes = append(res.Notes, fmt.Sprintf("target %s: %s", t.Name, f.Note))
+		default:
+			cp.Targets[i].Engine = f.Engine
+			res.Notes = append(res.Notes, fmt.Sprintf("target %s: recognised %s from its metrics", t.Name, f.Engine))
+		}
+	}
+	return &cp
+}
+
+func (e *Engine) probeTarget(ctx context.Context, t spec.Target) (detect.Found, error) {
+	g, err := render.TargetGroupFor(&spec.Spec{}, t)
+	if err != nil {
+		return detect.Found{}, err
+	}
+	base := g.Labels["__scheme__"] + "://" + g.Targets[0]
+	return detect.Probe(ctx, e.http, base, base+g.Labels["__metrics_path__"])
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
+}

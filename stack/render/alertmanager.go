@@ -1,0 +1,213 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/llmmon/llmmon/stack/spec"
+)
+
+type amConfig struct {
+	Global       amGlobal     `yaml:"global"`
+	Templates    []string     `yaml:"templates"`
+	Route        amRoute      `yaml:"route"`
+	InhibitRules []amInhibit  `yaml:"inhibit_rules"`
+	Receivers    []amReceiver `yaml:"receivers"`
+}
+
+type amGlobal struct {
+	ResolveTimeout string `yaml:"resolve_timeout"`
+}
+
+type amRoute struct {
+	Receiver       string    `yaml:"receiver,omitempty"`
+	GroupBy        []string  `yaml:"group_by,omitempty"`
+	GroupWait      string    `yaml:"group_wait,omitempty"`
+	GroupInterval  string    `yaml:"group_interval,omitempty"`
+	RepeatInterval string    `yaml:"repeat_interval,omitempty"`
+	Matchers       []string  `yaml:"matchers,omitempty"`
+	Continue       bool      `yaml:"continue,omitempty"`
+	Routes         []amRoute `yaml:"routes,omitempty"`
+}
+
+type amInhibit struct {
+	SourceMatchers []string `yaml:"source_matchers"`
+	TargetMatchers []string `yaml:"target_matchers"`
+	Equal          []string `yaml:"equal"`
+}
+
+type amReceiver struct {
+	Name           string      `yaml:"name"`
+	EmailConfigs   []amEmail   `yaml:"email_configs,omitempty"`
+	WebhookConfigs []amWebhook `yaml:"webhook_configs,omitempty"`
+	WechatConfigs  []amWechat  `yaml:"wechat_configs,omitempty"`
+}
+
+type amEmail struct {
+	To               string            `yaml:"to"`
+	From             string            `yaml:"from"`
+	Smarthost        string            `yaml:"smarthost"`
+	AuthUsername     string            `yaml:"auth_username,omitempty"`
+	AuthPasswordFile string            `yaml:"auth_password_file,omitempty"`
+	RequireTLS       bool              `yaml:"require_tls"`
+	TLSConfig        *amTLS            `yaml:"tls_config,omitempty"`
+	Headers          map[string]string `yaml:"headers"`
+	HTML             string            `yaml:"html"`
+	Text             string            `yaml:"text"`
+	SendResolved     bool              `yaml:"send_resolved"`
+}
+
+type amTLS struct {
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+type amWebhook struct {
+	URL          string        `yaml:"url,omitempty"`
+	URLFile      string        `yaml:"url_file,omitempty"`
+	SendResolved bool          `yaml:"send_resolved"`
+	MaxAlerts    int           `yaml:"max_alerts"`
+	HTTPConfig   *amHTTPConfig `yaml:"http_config,omitempty"`
+}
+
+type amHTTPConfig struct {
+	Authorization *amAuthorization `yaml:"authorization,omitempty"`
+}
+
+type amAuthorization struct {
+	Type            string `yaml:"type"`
+	CredentialsFile string `yaml:"credentials_file"`
+}
+
+type amWechat struct {
+	APIURL        string `yaml:"api_url,omitempty"`
+	CorpID        string `yaml:"corp_id"`
+	AgentID       string `yaml:"agent_id"`
+	APISecretFile string `yaml:"api_secret_file"`
+	ToUser        string `yaml:"to_user,omitempty"`
+	ToParty       string `yaml:"to_party,omitempty"`
+	ToTag         string `yaml:"to_tag,omitempty"`
+	MessageType   string `yaml:"message_type"`
+	Message       string `yaml:"message"`
+	SendResolved  bool   `yaml:"send_resolved"`
+}
+
+// NullReceiver catches alerts that no severity route sends anywhere.
+const NullReceiver = "llmmon-null"
+
+var words = map[string]map[string]string{
+	"en": {"Firing": "FIRING", "Resolved": "RESOLVED", "Target": "Service", "Since": "Since", "Runbook": "What to do", "Dashboard": "Dashboard", "Silence": "Silence"},
+	"zh": {"Firing": "告警", "Resolved": "已恢复", "Target": "服务", "Since": "开始时间", "Runbook": "处理建议", "Dashboard": "查看面板", "Silence": "静默"},
+}
+
+func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) error {
+	names, err := fs.Glob(templates, "*.tmpl")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		text, err := fs.ReadFile(templates, n)
+		if err != nil {
+			return err
+		}
+		t, err := template.New(n).Delims("[[", "]]").Option("missingkey=error").Parse(string(text))
+		if err != nil {
+			return fmt.Errorf("template %s: %w", n, err)
+		}
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, map[string]any{"T": words[s.Language], "TZ": s.Timezone}); err != nil {
+			return fmt.Errorf("template %s: %w", n, err)
+		}
+		b.add("alertmanager/templates/"+path.Base(n), buf.Bytes())
+	}
+	cfg := amConfig{
+		Global:    amGlobal{ResolveTimeout: "5m"},
+		Templates: []string{AMConfigDir + "/templates/*.tmpl"},
+		Route: amRoute{
+			Receiver:       NullReceiver,
+			GroupBy:        []string{"alertname", "target", "instance"},
+			GroupWait:      s.Notify.Route.GroupWait.String(),
+			GroupInterval:  s.Notify.Route.GroupInterval.String(),
+			RepeatInterval: s.Notify.Route.RepeatInterval.String(),
+		},
+		InhibitRules: []amInhibit{
+			// A critical alert silences warnings about the same service or host.
+			{SourceMatchers: []string{`severity="critical"`}, TargetMatchers: []string{`severity=~"warning|info"`}, Equal: []string{"target", "instance"}},
+			// A service that is down makes every other alert about it noise.
+			{SourceMatchers: []string{`alertname="LLMServiceDown"`}, TargetMatchers: []string{`alertname!="LLMServiceDown"`}, Equal: []string{"target"}},
+		},
+		Receivers: []amReceiver{{Name: NullReceiver}},
+	}
+	for _, sev := range []struct {
+		name string
+		list []string
+	}{{"critical", s.Notify.Route.Critical}, {"warning", s.Notify.Route.Warning}, {"info", s.Notify.Route.Info}} {
+		for _, r := range sev.list {
+			cfg.Route.Routes = append(cfg.Route.Routes, amRoute{Receiver: r, Matchers: []string{fmt.Sprintf("severity=%q", sev.name)}, Continue: true})
+		}
+	}
+	for _, r := range s.Notify.Receivers {
+		rc := amReceiver{Name: r.Name}
+		secretPath := func(kind string) string { return fmt.Sprintf("%s/secrets/%s-%s", AMConfigDir, r.Name, kind) }
+		addSecret := func(kind string, v spec.Secret) string {
+			b.addSecret("alertmanager/secrets/"+r.Name+"-"+kind, []byte(v.Value()))
+			return secretPath(kind)
+		}
+		switch {
+		case r.Email != nil:
+			e := r.Email
+			ec := amEmail{
+				To:           strings.Join(e.To, ", "),
+				From:         e.From,
+				Smarthost:    e.Smarthost,
+				AuthUsername: e.Username,
+				RequireTLS:   e.TLS != "none",
+				Headers:      map[string]string{"Subject": `{{ template "llmmon.email.subject" . }}`},
+				HTML:         `{{ template "llmmon.email.html" . }}`,
+				Text:         `{{ template "llmmon.email.text" . }}`,
+				SendResolved: true,
+			}
+			if e.Password != "" {
+				ec.AuthPasswordFile = addSecret("smtp-password", e.Password)
+			}
+			if e.InsecureSkipVerify {
+				ec.TLSConfig = &amTLS{InsecureSkipVerify: true}
+			}
+			rc.EmailConfigs = []amEmail{ec}
+		case r.DingTalk != nil, r.WeCom != nil:
+			rc.WebhookConfigs = []amWebhook{{URL: fmt.Sprintf("http://127.0.0.1:%d/v1/notify/%s", s.InternalPorts.Relay, r.Name), SendResolved: true}}
+		case r.WeComApp != nil:
+			w := r.WeComApp
+			rc.WechatConfigs = []amWechat{{
+				APIURL:        w.APIURL,
+				CorpID:        w.CorpID,
+				AgentID:       w.AgentID,
+				APISecretFile: addSecret("wecom-secret", w.Secret),
+				ToUser:        w.ToUser,
+				ToParty:       w.ToParty,
+				ToTag:         w.ToTag,
+				MessageType:   "markdown",
+				Message:       `{{ template "llmmon.wecom.markdown" . }}`,
+				SendResolved:  true,
+			}}
+		case r.Webhook != nil:
+			wh := amWebhook{URLFile: addSecret("webhook-url", r.Webhook.URL), SendResolved: true}
+			if r.Webhook.BearerToken != "" {
+				wh.HTTPConfig = &amHTTPConfig{Authorization: &amAuthorization{Type: "Bearer", CredentialsFile: addSecret("webhook-token", r.Webhook.BearerToken)}}
+			}
+			rc.WebhookConfigs = []amWebhook{wh}
+		}
+		cfg.Receivers = append(cfg.Receivers, rc)
+	}
+	data, err := marshalYAML(cfg, "# Generated by llmmon from your spec. Secrets live in separate files under secrets/, never here.\n")
+	if err != nil {
+		return err
+	}
+	b.add("alertmanager/alertmanager.yml", data)
+	return nil
+}

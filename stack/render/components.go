@@ -1,0 +1,150 @@
+package render
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/llmmon/llmmon/stack/spec"
+)
+
+// Component is one container of the stack, described independently of Docker so that both the
+// engine and the compose writer build on it.
+type Component struct {
+	Name  string // prometheus, alertmanager, grafana, node-exporter, dcgm-exporter
+	Image string
+	Args  []string
+	Env   []string // never secrets
+	User  string   // uid:gid the process runs as
+	// Data is the named volume (suffix of the volume name) and its mount path; it survives down,
+	// up and image upgrades.
+	DataVolume string
+	DataPath   string
+	// ConfigPrefix is the bundle directory copied to ConfigPath in the container, owned by User.
+	ConfigPrefix string
+	ConfigPath   string
+	// HostMounts are read-only bind mounts of host paths (node-exporter reads /).
+	HostMounts [][2]string
+	PidHost    bool
+	GPUs       bool
+	CapAdd     []string
+	// Addr is host:port the component listens on (all components use host networking).
+	Addr string
+	// Health is the readiness path; Reload the hot-reload path ("" when the component has none).
+	Health string
+	Reload string
+	// Published says whether users browse to it (for the summary).
+	Published bool
+}
+
+// Components returns the stack's containers for a spec, in start order.
+func Components(s *spec.Spec, o Options) []Component {
+	bind := s.Bind
+	local := hostForURL(s.LocalAddr())
+	var out []Component
+	if *s.Host {
+		out = append(out, Component{
+			Name:       "node-exporter",
+			Image:      s.Image("node-exporter"),
+			User:       "65534:65534",
+			Args:       []string{"--path.rootfs=/host", fmt.Sprintf("--web.listen-address=127.0.0.1:%d", s.InternalPorts.NodeExporter), "--no-collector.systemd", "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+|var/lib/kubelet/.+)($|/)"},
+			HostMounts: [][2]string{{"/", "/host"}},
+			PidHost:    true,
+			Addr:       fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.NodeExporter),
+			Health:     "/metrics",
+		})
+	}
+	if o.GPU {
+		out = append(out, Component{
+			Name:   "dcgm-exporter",
+			Image:  s.Image("dcgm-exporter"),
+			Args:   []string{"-a", fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter), "--collect-interval=15000"},
+			Env:    []string{"GOMEMLIMIT=400MiB"},
+			GPUs:   true,
+			CapAdd: []string{"SYS_ADMIN"},
+			Addr:   fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter),
+			Health: "/health",
+		})
+	}
+	promArgs := []string{
+		"--config.file=" + PromConfigDir + "/prometheus.yml",
+		"--storage.tsdb.path=/prometheus",
+		"--storage.tsdb.retention.time=" + s.Prometheus.Retention.String(),
+		fmt.Sprintf("--web.listen-address=%s:%d", hostForURL(bind), s.Prometheus.Port),
+		fmt.Sprintf("--web.external-url=http://%s:%d", local, s.Prometheus.Port),
+		"--web.enable-lifecycle",
+	}
+	if s.Prometheus.RetentionSize != "" {
+		promArgs = append(promArgs, "--storage.tsdb.retention.size="+s.Prometheus.RetentionSize)
+	}
+	out = append(out, Component{
+		Name:         "prometheus",
+		Image:        s.Image("prometheus"),
+		User:         "65534:65534",
+		Args:         promArgs,
+		DataVolume:   "prometheus-data",
+		DataPath:     "/prometheus",
+		ConfigPrefix: "prometheus/",
+		ConfigPath:   PromConfigDir,
+		Addr:         fmt.Sprintf("%s:%d", local, s.Prometheus.Port),
+		Health:       "/-/ready",
+		Reload:       "/-/reload",
+		Published:    true,
+	})
+	out = append(out, Component{
+		Name:  "alertmanager",
+		Image: s.Image("alertmanager"),
+		User:  "65534:65534",
+		Args: []string{
+			"--config.file=" + AMConfigDir + "/alertmanager.yml",
+			"--storage.path=/alertmanager",
+			fmt.Sprintf("--web.listen-address=%s:%d", hostForURL(bind), s.Alertmanager.Port),
+			fmt.Sprintf("--web.external-url=http://%s:%d", local, s.Alertmanager.Port),
+			"--cluster.listen-address=",
+		},
+		DataVolume:   "alertmanager-data",
+		DataPath:     "/alertmanager",
+		ConfigPrefix: "alertmanager/",
+		ConfigPath:   AMConfigDir,
+		Addr:         fmt.Sprintf("%s:%d", local, s.Alertmanager.Port),
+		Health:       "/-/ready",
+		Reload:       "/-/reload",
+		Published:    true,
+	})
+	out = append(out, Component{
+		Name:  "grafana",
+		Image: s.Image("grafana"),
+		User:  "472:0",
+		Env: []string{
+			"GF_SERVER_HTTP_ADDR=" + bind,
+			fmt.Sprintf("GF_SERVER_HTTP_PORT=%d", s.Grafana.Port),
+			"GF_SERVER_ROOT_URL=" + GrafanaURL(s),
+			"GF_SECURITY_ADMIN_USER=" + s.Grafana.AdminUser,
+			"GF_SECURITY_ADMIN_PASSWORD__FILE=" + GrafanaSecret,
+			"GF_PATHS_PROVISIONING=" + GrafanaProvDir,
+			"GF_PATHS_DATA=/var/lib/grafana",
+			"GF_USERS_ALLOW_SIGN_UP=false",
+			"GF_AUTH_ANONYMOUS_ENABLED=false",
+			"GF_ANALYTICS_REPORTING_ENABLED=false",
+			"GF_ANALYTICS_CHECK_FOR_UPDATES=false",
+			"GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH=" + GrafanaDashDir + "/" + DashboardFolder + "/llmmon-overview.json",
+		},
+		DataVolume:   "grafana-data",
+		DataPath:     "/var/lib/grafana",
+		ConfigPrefix: "grafana/",
+		ConfigPath:   "/etc/grafana",
+		Addr:         fmt.Sprintf("%s:%d", local, s.Grafana.Port),
+		Health:       "/api/health",
+		Published:    true,
+	})
+	return out
+}
+
+// ComponentNames returns the names of the components, sorted.
+func ComponentNames(cs []Component) []string {
+	var n []string
+	for _, c := range cs {
+		n = append(n, c.Name)
+	}
+	sort.Strings(n)
+	return n
+}

@@ -1,0 +1,324 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"text/template"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/llmmon/llmmon/stack/spec"
+)
+
+// AlertDef is one alert definition from rules/alerts/*.yml.
+type AlertDef struct {
+	Alert       string            `yaml:"alert"`
+	Severity    string            `yaml:"severity"`
+	Scope       string            `yaml:"scope"` // "target": thresholds can be overridden per target or engine
+	For         string            `yaml:"for"`
+	Expr        string            `yaml:"expr"`
+	Panel       string            `yaml:"panel"`
+	Summary     map[string]string `yaml:"summary"`
+	Description map[string]string `yaml:"description"`
+	Runbook     map[string]string `yaml:"runbook"`
+}
+
+// AlertPack is one file of alert definitions.
+type AlertPack struct {
+	Group  string     `yaml:"group"`
+	Alerts []AlertDef `yaml:"alerts"`
+}
+
+// LoadAlertPacks reads every alerts/*.yml of the rules asset tree, sorted by file name.
+func LoadAlertPacks(rules fs.FS) (map[string]AlertPack, error) {
+	names, err := fs.Glob(rules, "alerts/*.yml")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]AlertPack{}
+	for _, n := range names {
+		data, err := fs.ReadFile(rules, n)
+		if err != nil {
+			return nil, err
+		}
+		var p AlertPack
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&p); err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		out[strings.TrimSuffix(path.Base(n), ".yml")] = p
+	}
+	return out, nil
+}
+
+// AlertNames lists every alert llmmon can generate, for validating spec.alerts.disable.
+func AlertNames(rules fs.FS) ([]string, error) {
+	packs, err := LoadAlertPacks(rules)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range packs {
+		for _, a := range p.Alerts {
+			names = append(names, a.Alert)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+type ruleFile struct {
+	Groups []ruleGroup `yaml:"groups"`
+}
+
+type ruleGroup struct {
+	Name  string `yaml:"name"`
+	Rules []rule `yaml:"rules"`
+}
+
+type rule struct {
+	Alert       string            `yaml:"alert,omitempty"`
+	Record      string            `yaml:"record,omitempty"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// thresholdView exposes thresholds to templates with a Seconds helper on durations.
+type thresholdView struct {
+	spec.Thresholds
+}
+
+type exprData struct {
+	T   thresholdView
+	Sel string
+	And string
+}
+
+// scope is one set of thresholds and the targets it applies to.
+type scope struct {
+	suffix   string // added to nothing for the default scope
+	matchers []string
+	t        spec.Thresholds
+}
+
+// scopes splits the targets into the default scope and one scope per override, most specific
+// first: a target override wins over an engine override, which wins over the defaults.
+func scopes(s *spec.Spec) []scope {
+	base := s.Alerts.Thresholds
+	var out []scope
+	var targetNames []string
+	for _, o := range s.Alerts.Overrides {
+		if o.Target != "" {
+			targetNames = append(targetNames, regexp.QuoteMeta(o.Target))
+		}
+	}
+	sort.Strings(targetNames)
+	var engineNames []string
+	for _, o := range s.Alerts.Overrides {
+		switch {
+		case o.Target != "":
+			out = append(out, scope{suffix: o.Target, matchers: []string{fmt.Sprintf("target=%q", o.Target)}, t: o.Thresholds.Merge(engineThresholds(s, targetEngine(s, o.Target), base))})
+		case o.Engine != "":
+			engineNames = append(engineNames, o.Engine)
+			m := []string{fmt.Sprintf("engine=%q", o.Engine)}
+			if len(targetNames) > 0 {
+				m = append(m, fmt.Sprintf("target!~%q", strings.Join(targetNames, "|")))
+			}
+			out = append(out, scope{suffix: o.Engine, matchers: m, t: o.Thresholds.Merge(base)})
+		}
+	}
+	var def []string
+	if len(engineNames) > 0 {
+		sort.Strings(engineNames)
+		def = append(def, fmt.Sprintf("engine!~%q", strings.Join(engineNames, "|")))
+	}
+	if len(targetNames) > 0 {
+		def = append(def, fmt.Sprintf("target!~%q", strings.Join(targetNames, "|")))
+	}
+	return append([]scope{{matchers: def, t: base}}, out...)
+}
+
+func targetEngine(s *spec.Spec, name string) string {
+	for _, t := range s.Targets {
+		if t.Name == name {
+			return t.Engine
+		}
+	}
+	return ""
+}
+
+func engineThresholds(s *spec.Spec, engine string, base spec.Thresholds) spec.Thresholds {
+	for _, o := range s.Alerts.Overrides {
+		if o.Target == "" && o.Engine == engine && engine != "" {
+			return o.Thresholds.Merge(base)
+		}
+	}
+	return base
+}
+
+func renderRules(b *Bundle, s *spec.Spec, rules fs.FS, o Options, panels map[string]panelRef) error {
+	records, err := fs.ReadFile(rules, "records/llm.yml")
+	if err != nil {
+		return err
+	}
+	var rf ruleFile
+	if err := yaml.Unmarshal(records, &rf); err != nil {
+		return fmt.Errorf("records/llm.yml: %w", err)
+	}
+	for gi, g := range rf.Groups {
+		// Each engine's group labels its series with the engine (the same value its targets
+		// carry), so that the same record name from two engines is two distinct rules.
+		engine, ok := strings.CutPrefix(g.Name, "llmmon-")
+		if !ok || JobFor(engine) == "unknown" {
+			continue
+		}
+		for ri := range g.Rules {
+			rf.Groups[gi].Rules[ri].Labels = map[string]string{"engine": engine}
+		}
+	}
+	data, err := marshalYAML(rf, "# Generated by llmmon from rules/records/llm.yml: each engine's metrics mapped onto common llmmon:* series.\n")
+	if err != nil {
+		return err
+	}
+	b.add("prometheus/rules/records.yml", data)
+	packs, err := LoadAlertPacks(rules)
+	if err != nil {
+		return err
+	}
+	disabled := map[string]bool{}
+	for _, d := range s.Alerts.Disable {
+		disabled[d] = true
+	}
+	known := map[string]bool{}
+	names := make([]string, 0, len(packs))
+	for n := range packs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	grafana := GrafanaURL(s)
+	for _, name := range names {
+		pack := packs[name]
+		if name == "gpu" && !o.GPU {
+			for _, a := range pack.Alerts {
+				known[a.Alert] = true
+			}
+			continue
+		}
+		if name == "host" && !*s.Host {
+			for _, a := range pack.Alerts {
+				known[a.Alert] = true
+			}
+			continue
+		}
+		g := ruleGroup{Name: pack.Group}
+		for _, a := range pack.Alerts {
+			known[a.Alert] = true
+			if disabled[a.Alert] {
+				continue
+			}
+			scs := []scope{{t: s.Alerts.Thresholds}}
+			if a.Scope == "target" {
+				scs = scopes(s)
+			}
+			for _, sc := range scs {
+				r, err := alertRule(a, sc, s.Language, grafana, panels)
+				if err != nil {
+					return fmt.Errorf("alert %s: %w", a.Alert, err)
+				}
+				g.Rules = append(g.Rules, r)
+			}
+		}
+		if len(g.Rules) == 0 {
+			continue
+		}
+		data, err := marshalYAML(ruleFile{Groups: []ruleGroup{g}}, "# Generated by llmmon from rules/alerts/"+name+".yml and your spec's thresholds.\n")
+		if err != nil {
+			return err
+		}
+		b.add("prometheus/rules/"+name+".yml", data)
+	}
+	for _, d := range s.Alerts.Disable {
+		if !known[d] {
+			all := make([]string, 0, len(known))
+			for k := range known {
+				all = append(all, k)
+			}
+			sort.Strings(all)
+			return fmt.Errorf("%w: alerts.disable: no alert named %q (alerts: %s)", spec.ErrInvalid, d, strings.Join(all, ", "))
+		}
+	}
+	return nil
+}
+
+func alertRule(a AlertDef, sc scope, lang, grafana string, panels map[string]panelRef) (rule, error) {
+	d := exprData{T: thresholdView{sc.t}}
+	if len(sc.matchers) > 0 {
+		d.Sel = "{" + strings.Join(sc.matchers, ",") + "}"
+		d.And = "," + strings.Join(sc.matchers, ",")
+	}
+	exec := func(field, text string) (string, error) {
+		t, err := template.New(field).Delims("[[", "]]").Option("missingkey=error").Parse(text)
+		if err != nil {
+			return "", err
+		}
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, d); err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(buf.String()), nil
+	}
+	expr, err := exec("expr", a.Expr)
+	if err != nil {
+		return rule{}, err
+	}
+	forDur, err := exec("for", a.For)
+	if err != nil {
+		return rule{}, err
+	}
+	pick := func(m map[string]string) string {
+		if v, ok := m[lang]; ok {
+			return v
+		}
+		return m["en"]
+	}
+	ann := map[string]string{}
+	for k, m := range map[string]map[string]string{"summary": a.Summary, "description": a.Description, "runbook": a.Runbook} {
+		if text := pick(m); text != "" {
+			v, err := exec(k, text)
+			if err != nil {
+				return rule{}, err
+			}
+			ann[k] = v
+		}
+	}
+	if a.Panel != "" {
+		p, ok := panels[a.Panel]
+		if !ok {
+			return rule{}, fmt.Errorf("panel %q is in no dashboard", a.Panel)
+		}
+		link := fmt.Sprintf("%s/d/%s/?viewPanel=%d", grafana, p.uid, p.id)
+		if a.Scope == "target" {
+			link += "&var-target={{ $labels.target }}"
+		}
+		ann["dashboard"] = link
+	}
+	labels := map[string]string{"severity": a.Severity}
+	if sc.suffix != "" {
+		labels["thresholds"] = sc.suffix
+	}
+	return rule{
+		Alert:       a.Alert,
+		Expr:        expr,
+		For:         forDur,
+		Labels:      labels,
+		Annotations: ann,
+	}, nil
+}

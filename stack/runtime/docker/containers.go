@@ -1,0 +1,351 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/llmmon/llmmon/stack/runtime"
+)
+
+// cleanupTimeout bounds the removal of RunOnce's helper container, which runs even when the
+// caller's context is done.
+const cleanupTimeout = 30 * time.Second
+
+// projectFilter selects the objects carrying LabelProject=project.
+func projectFilter(project string) filters.Args {
+	return filters.NewArgs(filters.Arg("label", runtime.LabelProject+"="+project))
+}
+
+// requireProject rejects labels without LabelProject: an object created without it could never
+// be found (or removed) again.
+func requireProject(kind, name string, labels map[string]string) error {
+	if labels[runtime.LabelProject] == "" {
+		return fmt.Errorf("%s %q: refusing to create it without the %s label", kind, name, runtime.LabelProject)
+	}
+	return nil
+}
+
+// ListContainers returns every container, running or not, carrying LabelProject=project, sorted
+// by name.
+func (d *Docker) ListContainers(ctx context.Context, project string) ([]runtime.Container, error) {
+	list, err := d.api.ContainerList(ctx, container.ListOptions{All: true, Filters: projectFilter(project)})
+	if err != nil {
+		return nil, d.wrap(err, "list containers of project %s", project)
+	}
+	out := make([]runtime.Container, 0, len(list))
+	for _, s := range list {
+		// The list lacks the start time, restart count and exit code: inspect each one.
+		c, err := d.InspectContainer(ctx, s.ID)
+		if errors.Is(err, runtime.ErrNotFound) {
+			continue // removed since it was listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// InspectContainer returns one container by id or name.
+func (d *Docker) InspectContainer(ctx context.Context, id string) (runtime.Container, error) {
+	resp, err := d.api.ContainerInspect(ctx, id)
+	if err != nil {
+		return runtime.Container{}, d.wrap(err, "inspect container %s", short(id))
+	}
+	return fromInspect(resp), nil
+}
+
+func fromInspect(resp container.InspectResponse) runtime.Container {
+	var c runtime.Container
+	if b := resp.ContainerJSONBase; b != nil {
+		c.ID = b.ID
+		c.Name = strings.TrimPrefix(b.Name, "/")
+		c.ImageID = b.Image
+		c.RestartCount = b.RestartCount
+		if s := b.State; s != nil {
+			c.State = string(s.Status)
+			c.Running = s.Running
+			c.ExitCode = s.ExitCode
+			if t, err := time.Parse(time.RFC3339Nano, s.StartedAt); err == nil && t.Year() > 1 {
+				c.StartedAt = t
+			}
+		}
+	}
+	if cfg := resp.Config; cfg != nil {
+		c.Image = cfg.Image
+		c.Labels = cfg.Labels
+	}
+	return c
+}
+
+// CreateContainer creates (does not start) a container from spec and returns its id. The spec
+// must carry LabelProject.
+func (d *Docker) CreateContainer(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
+	if err := requireProject("container", spec.Name, spec.Labels); err != nil {
+		return "", err
+	}
+	cfg, host, netCfg := toCreateRequest(spec)
+	resp, err := d.api.ContainerCreate(ctx, cfg, host, netCfg, nil, spec.Name)
+	if err != nil {
+		what := fmt.Sprintf("create container %s", displayName(spec))
+		if cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "no such image") {
+			return "", fmt.Errorf("%s: %w: %w", what, runtime.ErrImageNotFound, err)
+		}
+		return "", d.wrap(err, "%s", what)
+	}
+	return resp.ID, nil
+}
+
+// short abbreviates a full container id to the 12 characters Docker shows; names and short ids
+// are returned unchanged.
+func short(id string) string {
+	if len(id) == 64 && strings.Trim(id, "0123456789abcdef") == "" {
+		return id[:12]
+	}
+	return id
+}
+
+func displayName(spec runtime.ContainerSpec) string {
+	if spec.Name != "" {
+		return spec.Name
+	}
+	return "from image " + spec.Image
+}
+
+// toCreateRequest maps a ContainerSpec onto the three bodies of a container create request.
+func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
+	hostNet := spec.Network == "host"
+	cfg := &container.Config{
+		Image:      spec.Image,
+		Cmd:        spec.Cmd,
+		Entrypoint: spec.Entrypoint,
+		Env:        spec.Env,
+		User:       spec.User,
+		Labels:     spec.Labels,
+	}
+	if spec.StopTimeout > 0 {
+		secs := int(math.Ceil(spec.StopTimeout.Seconds()))
+		cfg.StopTimeout = &secs
+	}
+	host := &container.HostConfig{
+		ExtraHosts:     spec.ExtraHosts,
+		CapAdd:         spec.CapAdd,
+		ReadonlyRootfs: spec.ReadOnlyFS,
+		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart)},
+	}
+	if spec.PidHost {
+		host.PidMode = "host"
+	}
+	for _, m := range spec.Mounts {
+		mt := mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+		if m.Volume {
+			mt.Type = mount.TypeVolume
+		}
+		host.Mounts = append(host.Mounts, mt)
+	}
+	if spec.GPUs {
+		host.DeviceRequests = []container.DeviceRequest{{
+			Driver:       "nvidia",
+			Count:        -1,
+			Capabilities: [][]string{{"gpu", "utility"}},
+		}}
+	}
+	var netCfg *network.NetworkingConfig
+	switch {
+	case hostNet:
+		// Host networking publishes nothing and has no aliases: the container uses the
+		// host's ports directly.
+		host.NetworkMode = "host"
+	default:
+		if len(spec.Ports) > 0 {
+			cfg.ExposedPorts = nat.PortSet{}
+			host.PortBindings = nat.PortMap{}
+			for _, p := range spec.Ports {
+				port := nat.Port(strconv.Itoa(p.ContainerPort) + "/tcp")
+				cfg.ExposedPorts[port] = struct{}{}
+				host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{
+					HostIP:   p.HostIP,
+					HostPort: strconv.Itoa(p.HostPort),
+				})
+			}
+		}
+		if spec.Network != "" {
+			host.NetworkMode = container.NetworkMode(spec.Network)
+			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+				spec.Network: {Aliases: spec.Aliases},
+			}}
+		}
+	}
+	return cfg, host, netCfg
+}
+
+// StartContainer starts a created or stopped container. A host port that is already taken is
+// reported as runtime.ErrPortInUse.
+func (d *Docker) StartContainer(ctx context.Context, id string) error {
+	err := d.api.ContainerStart(ctx, id, container.StartOptions{})
+	if err != nil && isPortInUse(err) {
+		return fmt.Errorf("start container %s: %w: %w", short(id), runtime.ErrPortInUse, err)
+	}
+	return d.wrap(err, "start container %s", short(id))
+}
+
+// RemoveContainer stops the container with the grace period it was created with (StopTimeout,
+// DefaultStopTimeout when unset), then removes it, keeping its volumes. A missing container is
+// not an error.
+func (d *Docker) RemoveContainer(ctx context.Context, id string) error {
+	resp, err := d.api.ContainerInspect(ctx, id)
+	if cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return d.wrap(err, "inspect container %s", short(id))
+	}
+	grace := int(DefaultStopTimeout / time.Second)
+	if resp.Config != nil && resp.Config.StopTimeout != nil {
+		grace = *resp.Config.StopTimeout
+	}
+	if err := d.api.ContainerStop(ctx, id, container.StopOptions{Timeout: &grace}); err != nil && !cerrdefs.IsNotFound(err) {
+		return d.wrap(err, "stop container %s", short(id))
+	}
+	err = d.api.ContainerRemove(ctx, id, container.RemoveOptions{RemoveVolumes: false, Force: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return d.wrap(err, "remove container %s", short(id))
+	}
+	return nil
+}
+
+// Logs returns the last n lines (all when n <= 0) of the container's stdout and stderr.
+func (d *Docker) Logs(ctx context.Context, id string, n int) (string, error) {
+	resp, err := d.api.ContainerInspect(ctx, id)
+	if err != nil {
+		return "", d.wrap(err, "inspect container %s", short(id))
+	}
+	tty := resp.Config != nil && resp.Config.Tty
+	tail := "all"
+	if n > 0 {
+		tail = strconv.Itoa(n)
+	}
+	rc, err := d.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: tail})
+	if err != nil {
+		return "", d.wrap(err, "read logs of container %s", short(id))
+	}
+	defer rc.Close()
+	out, err := readStream(rc, tty)
+	if err != nil {
+		return out, d.wrap(err, "read logs of container %s", short(id))
+	}
+	return out, nil
+}
+
+// readStream reads a log or attach stream to the end: raw when the container has a TTY,
+// otherwise demultiplexed into one combined text.
+func readStream(r io.Reader, tty bool) (string, error) {
+	var buf bytes.Buffer
+	var err error
+	if tty {
+		_, err = io.Copy(&buf, r)
+	} else {
+		_, err = stdcopy.StdCopy(&buf, &buf, r)
+	}
+	return buf.String(), err
+}
+
+// Exec runs cmd in the running container and returns its combined stdout and stderr and its
+// exit code.
+func (d *Docker) Exec(ctx context.Context, id string, cmd []string) (string, int, error) {
+	what := fmt.Sprintf("exec %q in container %s", strings.Join(cmd, " "), short(id))
+	created, err := d.api.ContainerExecCreate(ctx, id, container.ExecOptions{
+		Cmd:          cmd,
+		AttachStdout: true,
+		AttachStderr: true,
+	})
+	if err != nil {
+		return "", 0, d.wrap(err, "%s", what)
+	}
+	att, err := d.api.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return "", 0, d.wrap(err, "%s", what)
+	}
+	out, err := readStream(att.Reader, false)
+	att.Close()
+	if err != nil {
+		return out, 0, d.wrap(err, "%s: read output", what)
+	}
+	// The output ends when the process does, but the daemon may record the exit an instant
+	// later.
+	for {
+		ins, err := d.api.ContainerExecInspect(ctx, created.ID)
+		if err != nil {
+			return out, 0, d.wrap(err, "%s: inspect", what)
+		}
+		if !ins.Running {
+			return out, ins.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return out, 0, fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-time.After(d.execPoll):
+		}
+	}
+}
+
+// RunOnce creates and starts a container from spec, waits for it to exit, and removes it. It
+// returns the container's output, and an error including that output when it exits non-zero.
+func (d *Docker) RunOnce(ctx context.Context, spec runtime.ContainerSpec) (out string, err error) {
+	name := displayName(spec)
+	id, err := d.CreateContainer(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		// Remove even when ctx is done, within a bounded time.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		rerr := d.api.ContainerRemove(rctx, id, container.RemoveOptions{Force: true})
+		if rerr != nil && !cerrdefs.IsNotFound(rerr) && err == nil {
+			err = d.wrap(rerr, "remove helper container %s", name)
+		}
+	}()
+	if err := d.StartContainer(ctx, id); err != nil {
+		return "", err
+	}
+	waitC, errC := d.api.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	var code int64
+	select {
+	case res := <-waitC:
+		if res.Error != nil && res.Error.Message != "" {
+			return "", fmt.Errorf("wait for helper container %s: %s", name, res.Error.Message)
+		}
+		code = res.StatusCode
+	case werr := <-errC:
+		return "", d.wrap(werr, "wait for helper container %s", name)
+	case <-ctx.Done():
+		return "", fmt.Errorf("wait for helper container %s: %w", name, ctx.Err())
+	}
+	out, err = d.Logs(ctx, id, 0)
+	if err != nil {
+		return "", err
+	}
+	if code != 0 {
+		return out, fmt.Errorf("helper container %s exited with code %d: %s", name, code, strings.TrimSpace(out))
+	}
+	return out, nil
+}

@@ -1,0 +1,785 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/llmmon/llmmon/stack/runtime"
+)
+
+func notFound(what string) error {
+	return fmt.Errorf("Error response from daemon: No such %s: %w", what, cerrdefs.ErrNotFound)
+}
+
+func labels(project string) map[string]string {
+	return map[string]string{runtime.LabelProject: project, runtime.LabelManaged: "true"}
+}
+
+func body(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+
+func TestCreateContainerMapsSpec(t *testing.T) {
+	api := &fakeAPI{}
+	d := NewWithClient(api)
+	spec := runtime.ContainerSpec{
+		Name:       "llmmon-prometheus",
+		Image:      "prom/prometheus:v3.0.0",
+		Cmd:        []string{"--config.file=/etc/prometheus/prometheus.yml"},
+		Entrypoint: []string{"/bin/prometheus"},
+		Env:        []string{"A=1"},
+		User:       "65534:65534",
+		Labels:     map[string]string{runtime.LabelProject: "p", runtime.LabelComponent: "prometheus"},
+		Mounts: []runtime.Mount{
+			{Source: "/etc/llmmon/prometheus.yml", Target: "/etc/prometheus/prometheus.yml", ReadOnly: true},
+			{Source: "llmmon-prometheus-data", Target: "/prometheus", Volume: true},
+		},
+		Ports: []runtime.Port{
+			{HostIP: "127.0.0.1", HostPort: 9090, ContainerPort: 9090},
+			{HostPort: 19090, ContainerPort: 9090},
+		},
+		Network:     "llmmon",
+		Aliases:     []string{"prometheus"},
+		ExtraHosts:  []string{"host.docker.internal:host-gateway"},
+		GPUs:        true,
+		CapAdd:      []string{"SYS_ADMIN"},
+		PidHost:     true,
+		ReadOnlyFS:  true,
+		Restart:     "unless-stopped",
+		StopTimeout: 1500 * time.Millisecond,
+	}
+	id, err := d.CreateContainer(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "id-llmmon-prometheus" {
+		t.Errorf("id = %q", id)
+	}
+	if len(api.creates) != 1 {
+		t.Fatalf("creates = %d", len(api.creates))
+	}
+	r := api.creates[0]
+	if r.Name != "llmmon-prometheus" {
+		t.Errorf("name = %q", r.Name)
+	}
+	c, h := r.Config, r.Host
+	if c.Image != spec.Image || !reflect.DeepEqual([]string(c.Cmd), spec.Cmd) ||
+		!reflect.DeepEqual([]string(c.Entrypoint), spec.Entrypoint) || !reflect.DeepEqual(c.Env, spec.Env) ||
+		c.User != spec.User || !reflect.DeepEqual(c.Labels, spec.Labels) {
+		t.Errorf("config = %+v", c)
+	}
+	if c.StopTimeout == nil || *c.StopTimeout != 2 {
+		t.Errorf("stop timeout = %v, want 2 (rounded up)", c.StopTimeout)
+	}
+	if c.Tty {
+		t.Error("tty set")
+	}
+	if _, ok := c.ExposedPorts["9090/tcp"]; !ok || len(c.ExposedPorts) != 1 {
+		t.Errorf("exposed ports = %v", c.ExposedPorts)
+	}
+	wantBindings := nat.PortMap{"9090/tcp": {
+		{HostIP: "127.0.0.1", HostPort: "9090"},
+		{HostIP: "", HostPort: "19090"},
+	}}
+	if !reflect.DeepEqual(h.PortBindings, wantBindings) {
+		t.Errorf("port bindings = %v, want %v", h.PortBindings, wantBindings)
+	}
+	if h.RestartPolicy.Name != container.RestartPolicyUnlessStopped {
+		t.Errorf("restart = %+v", h.RestartPolicy)
+	}
+	wantGPU := []container.DeviceRequest{{Driver: "nvidia", Count: -1, Capabilities: [][]string{{"gpu", "utility"}}}}
+	if !reflect.DeepEqual(h.DeviceRequests, wantGPU) {
+		t.Errorf("device requests = %+v", h.DeviceRequests)
+	}
+	if !reflect.DeepEqual(h.ExtraHosts, spec.ExtraHosts) {
+		t.Errorf("extra hosts = %v", h.ExtraHosts)
+	}
+	wantMounts := []mount.Mount{
+		{Type: mount.TypeBind, Source: "/etc/llmmon/prometheus.yml", Target: "/etc/prometheus/prometheus.yml", ReadOnly: true},
+		{Type: mount.TypeVolume, Source: "llmmon-prometheus-data", Target: "/prometheus"},
+	}
+	if !reflect.DeepEqual(h.Mounts, wantMounts) {
+		t.Errorf("mounts = %+v", h.Mounts)
+	}
+	if len(h.Binds) != 0 {
+		t.Errorf("binds = %v", h.Binds)
+	}
+	if !reflect.DeepEqual([]string(h.CapAdd), []string{"SYS_ADMIN"}) || h.PidMode != "host" || !h.ReadonlyRootfs {
+		t.Errorf("host config = cap %v pid %q ro %v", h.CapAdd, h.PidMode, h.ReadonlyRootfs)
+	}
+	if h.NetworkMode != "llmmon" {
+		t.Errorf("network mode = %q", h.NetworkMode)
+	}
+	ep := r.Network.EndpointsConfig["llmmon"]
+	if ep == nil || !reflect.DeepEqual(ep.Aliases, []string{"prometheus"}) || len(r.Network.EndpointsConfig) != 1 {
+		t.Errorf("endpoints = %+v", r.Network.EndpointsConfig)
+	}
+}
+
+func TestCreateContainerHostNetwork(t *testing.T) {
+	api := &fakeAPI{}
+	d := NewWithClient(api)
+	_, err := d.CreateContainer(context.Background(), runtime.ContainerSpec{
+		Name:    "llmmon-node-exporter",
+		Image:   "prom/node-exporter",
+		Labels:  labels("p"),
+		Network: "host",
+		Aliases: []string{"node-exporter"},
+		Ports:   []runtime.Port{{HostIP: "127.0.0.1", HostPort: 9100, ContainerPort: 9100}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := api.creates[0]
+	if r.Host.NetworkMode != "host" {
+		t.Errorf("network mode = %q", r.Host.NetworkMode)
+	}
+	if len(r.Host.PortBindings) != 0 || len(r.Config.ExposedPorts) != 0 {
+		t.Errorf("ports published on host network: %v %v", r.Host.PortBindings, r.Config.ExposedPorts)
+	}
+	if r.Network != nil {
+		t.Errorf("networking config = %+v, want none", r.Network)
+	}
+	if r.Config.StopTimeout != nil {
+		t.Errorf("stop timeout = %v, want unset", *r.Config.StopTimeout)
+	}
+	if r.Host.RestartPolicy.Name != "" || r.Host.DeviceRequests != nil {
+		t.Errorf("restart %+v, devices %+v", r.Host.RestartPolicy, r.Host.DeviceRequests)
+	}
+}
+
+func TestCreateContainerErrors(t *testing.T) {
+	ctx := context.Background()
+	api := &fakeAPI{}
+	d := NewWithClient(api)
+	if _, err := d.CreateContainer(ctx, runtime.ContainerSpec{Name: "x", Image: "i"}); err == nil {
+		t.Error("created a container without the project label")
+	}
+	if len(api.creates) != 0 {
+		t.Error("create request sent for a spec without the project label")
+	}
+
+	api.create = func(createReq) (container.CreateResponse, error) {
+		return container.CreateResponse{}, notFound("image: prom/prometheus:v9")
+	}
+	_, err := d.CreateContainer(ctx, runtime.ContainerSpec{Name: "x", Image: "prom/prometheus:v9", Labels: labels("p")})
+	if !errors.Is(err, runtime.ErrImageNotFound) {
+		t.Errorf("missing image: %v", err)
+	}
+	api.create = func(createReq) (container.CreateResponse, error) {
+		return container.CreateResponse{}, fmt.Errorf("network llmmon not found: %w", cerrdefs.ErrNotFound)
+	}
+	_, err = d.CreateContainer(ctx, runtime.ContainerSpec{Name: "x", Image: "i", Labels: labels("p"), Network: "llmmon"})
+	if !errors.Is(err, runtime.ErrNotFound) || errors.Is(err, runtime.ErrImageNotFound) {
+		t.Errorf("missing network: %v", err)
+	}
+}
+
+func TestListContainersFiltersByProject(t *testing.T) {
+	started := "2025-01-02T03:04:05.123456789Z"
+	api := &fakeAPI{
+		list: func(container.ListOptions) ([]container.Summary, error) {
+			return []container.Summary{{ID: "b"}, {ID: "a"}, {ID: "gone"}}, nil
+		},
+		inspect: func(id string) (container.InspectResponse, error) {
+			if id == "gone" {
+				return container.InspectResponse{}, notFound("container: gone")
+			}
+			return container.InspectResponse{
+				ContainerJSONBase: &container.ContainerJSONBase{
+					ID: id, Name: "/llmmon-" + id, Image: "sha256:" + id, RestartCount: 3,
+					State: &container.State{Status: "running", Running: true, StartedAt: started, ExitCode: 0},
+				},
+				Config: &container.Config{Image: "img:" + id, Labels: labels("p")},
+			}, nil
+		},
+	}
+	d := NewWithClient(api)
+	got, err := d.ListContainers(context.Background(), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := api.lists[0]
+	if !o.All || !o.Filters.ExactMatch("label", runtime.LabelProject+"=p") || o.Filters.Len() != 1 {
+		t.Errorf("list options = %+v", o)
+	}
+	if len(got) != 2 || got[0].Name != "llmmon-a" || got[1].Name != "llmmon-b" {
+		t.Fatalf("containers = %+v", got)
+	}
+	want := runtime.Container{
+		ID: "a", Name: "llmmon-a", Image: "img:a", ImageID: "sha256:a", Labels: labels("p"),
+		State: "running", Running: true, RestartCount: 3,
+		StartedAt: time.Date(2025, 1, 2, 3, 4, 5, 123456789, time.UTC),
+	}
+	if !reflect.DeepEqual(got[0], want) {
+		t.Errorf("container = %+v\nwant %+v", got[0], want)
+	}
+}
+
+func TestInspectNotFound(t *testing.T) {
+	api := &fakeAPI{inspect: func(id string) (container.InspectResponse, error) {
+		return container.InspectResponse{}, notFound("container: " + id)
+	}}
+	_, err := NewWithClient(api).InspectContainer(context.Background(), "nope")
+	if !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "inspect container nope: ") {
+		t.Errorf("message = %q", err)
+	}
+}
+
+func TestStartPortInUse(t *testing.T) {
+	for _, msg := range []string{
+		"driver failed programming external connectivity on endpoint x: Bind for 0.0.0.0:9090 failed: port is already allocated",
+		"driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:9090: bind: address already in use",
+	} {
+		api := &fakeAPI{start: func(string) error { return errors.New(msg) }}
+		err := NewWithClient(api).StartContainer(context.Background(), "c1")
+		if !errors.Is(err, runtime.ErrPortInUse) || !strings.Contains(err.Error(), msg) {
+			t.Errorf("err = %v", err)
+		}
+	}
+	api := &fakeAPI{start: func(string) error { return errors.New("oci runtime error") }}
+	if err := NewWithClient(api).StartContainer(context.Background(), "c1"); err == nil || errors.Is(err, runtime.ErrPortInUse) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestRemoveContainer(t *testing.T) {
+	ctx := context.Background()
+	seven := 7
+	for _, tc := range []struct {
+		name      string
+		stopAfter *int
+		want      int
+	}{
+		{"default grace", nil, 10},
+		{"spec grace", &seven, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &fakeAPI{inspect: func(id string) (container.InspectResponse, error) {
+				return container.InspectResponse{
+					ContainerJSONBase: &container.ContainerJSONBase{ID: id},
+					Config:            &container.Config{StopTimeout: tc.stopAfter},
+				}, nil
+			}}
+			if err := NewWithClient(api).RemoveContainer(ctx, "c1"); err != nil {
+				t.Fatal(err)
+			}
+			if len(api.stops) != 1 || api.stops[0].Timeout == nil || *api.stops[0].Timeout != tc.want {
+				t.Errorf("stops = %+v", api.stops)
+			}
+			if len(api.removes) != 1 || api.removes[0] != (container.RemoveOptions{Force: true}) {
+				t.Errorf("removes = %+v", api.removes)
+			}
+			want := []string{"container inspect c1", "container stop c1", "container remove c1"}
+			if !reflect.DeepEqual(api.Calls(), want) {
+				t.Errorf("calls = %v", api.Calls())
+			}
+		})
+	}
+	t.Run("missing", func(t *testing.T) {
+		api := &fakeAPI{inspect: func(id string) (container.InspectResponse, error) {
+			return container.InspectResponse{}, notFound("container: " + id)
+		}}
+		if err := NewWithClient(api).RemoveContainer(ctx, "c1"); err != nil {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("vanishes while stopping", func(t *testing.T) {
+		api := &fakeAPI{
+			inspect: func(id string) (container.InspectResponse, error) { return container.InspectResponse{}, nil },
+			stop:    func(id string) error { return notFound("container: " + id) },
+			remove:  func(id string) error { return notFound("container: " + id) },
+		}
+		if err := NewWithClient(api).RemoveContainer(ctx, "c1"); err != nil {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestLogsDemultiplexes(t *testing.T) {
+	stream := multiplexed("out 1\n", "err 1\n", "out 2\n")
+	api := &fakeAPI{
+		inspect: func(id string) (container.InspectResponse, error) {
+			return container.InspectResponse{Config: &container.Config{}}, nil
+		},
+		containerLogs: func(string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(stream)), nil },
+	}
+	d := NewWithClient(api)
+	got, err := d.Logs(context.Background(), "c1", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "out 1\nerr 1\nout 2\n" {
+		t.Errorf("logs = %q", got)
+	}
+	if o := api.logs[0]; !o.ShowStdout || !o.ShowStderr || o.Tail != "3" || o.Follow {
+		t.Errorf("options = %+v", o)
+	}
+	if _, err := d.Logs(context.Background(), "c1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if api.logs[1].Tail != "all" {
+		t.Errorf("tail = %q", api.logs[1].Tail)
+	}
+
+	// With a TTY the stream is raw.
+	api.inspect = func(string) (container.InspectResponse, error) {
+		return container.InspectResponse{Config: &container.Config{Tty: true}}, nil
+	}
+	api.containerLogs = func(string) (io.ReadCloser, error) { return body("raw\r\n"), nil }
+	if got, err := d.Logs(context.Background(), "c1", 5); err != nil || got != "raw\r\n" {
+		t.Errorf("tty logs = %q, %v", got, err)
+	}
+}
+
+func TestExec(t *testing.T) {
+	inspects := 0
+	api := &fakeAPI{
+		execCreate: func(id string, o container.ExecOptions) (container.ExecCreateResponse, error) {
+			if !reflect.DeepEqual(o.Cmd, []string{"kill", "-HUP", "1"}) || !o.AttachStdout || !o.AttachStderr || o.Tty {
+				t.Errorf("exec options = %+v", o)
+			}
+			return container.ExecCreateResponse{ID: "e1"}, nil
+		},
+		execAttach: func(string) (types.HijackedResponse, error) {
+			return hijacked(multiplexed("reloaded\n", "warn\n")), nil
+		},
+		execInspect: func(string) (container.ExecInspect, error) {
+			inspects++
+			return container.ExecInspect{Running: inspects < 2, ExitCode: 2}, nil
+		},
+	}
+	d := NewWithClient(api)
+	d.execPoll = time.Millisecond
+	out, code, err := d.Exec(context.Background(), "c1", []string{"kill", "-HUP", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "reloaded\nwarn\n" || code != 2 || inspects != 2 {
+		t.Errorf("out %q code %d inspects %d", out, code, inspects)
+	}
+}
+
+func TestEnsureNetwork(t *testing.T) {
+	ctx := context.Background()
+	t.Run("existing llmmon network is reused", func(t *testing.T) {
+		api := &fakeAPI{networkList: func(network.ListOptions) ([]network.Summary, error) {
+			return []network.Summary{
+				{ID: "other", Name: "llmmon-2"}, // the name filter matches substrings
+				{ID: "n1", Name: "llmmon", Labels: labels("p")},
+			}, nil
+		}}
+		id, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", labels("p"))
+		if err != nil || id != "n1" {
+			t.Fatalf("id %q err %v", id, err)
+		}
+		if !api.netOpts[0].Filters.ExactMatch("name", "llmmon") {
+			t.Errorf("filters = %v", api.netOpts[0].Filters)
+		}
+		if want := []string{"network list"}; !reflect.DeepEqual(api.Calls(), want) {
+			t.Errorf("calls = %v", api.Calls())
+		}
+	})
+	t.Run("foreign network is refused", func(t *testing.T) {
+		api := &fakeAPI{networkList: func(network.ListOptions) ([]network.Summary, error) {
+			return []network.Summary{{ID: "n1", Name: "llmmon", Labels: map[string]string{"x": "y"}}}, nil
+		}}
+		_, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", labels("p"))
+		if err == nil || !strings.Contains(err.Error(), "not created by llmmon") {
+			t.Fatalf("err = %v", err)
+		}
+		if want := []string{"network list"}; !reflect.DeepEqual(api.Calls(), want) {
+			t.Errorf("calls = %v", api.Calls())
+		}
+	})
+	t.Run("other project's network is refused", func(t *testing.T) {
+		api := &fakeAPI{networkList: func(network.ListOptions) ([]network.Summary, error) {
+			return []network.Summary{{ID: "n1", Name: "llmmon", Labels: labels("q")}}, nil
+		}}
+		if _, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", labels("p")); err == nil {
+			t.Fatal("adopted another project's network")
+		}
+	})
+	t.Run("missing network is created", func(t *testing.T) {
+		var got network.CreateOptions
+		api := &fakeAPI{
+			networkList: func(network.ListOptions) ([]network.Summary, error) { return nil, nil },
+			networkCreate: func(name string, o network.CreateOptions) (network.CreateResponse, error) {
+				got = o
+				return network.CreateResponse{ID: "new"}, nil
+			},
+		}
+		id, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", labels("p"))
+		if err != nil || id != "new" {
+			t.Fatalf("id %q err %v", id, err)
+		}
+		if got.Driver != "bridge" || !reflect.DeepEqual(got.Labels, labels("p")) {
+			t.Errorf("create options = %+v", got)
+		}
+	})
+	t.Run("labels without project are refused", func(t *testing.T) {
+		api := &fakeAPI{}
+		if _, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", nil); err == nil {
+			t.Fatal("no error")
+		}
+		if len(api.Calls()) != 0 {
+			t.Errorf("calls = %v", api.Calls())
+		}
+	})
+}
+
+func TestRemoveNetworks(t *testing.T) {
+	api := &fakeAPI{
+		networkList: func(network.ListOptions) ([]network.Summary, error) {
+			return []network.Summary{{ID: "n1", Name: "a", Labels: labels("p")}, {ID: "n2", Name: "b", Labels: labels("p")}}, nil
+		},
+		networkRemove: func(id string) error {
+			if id == "n1" {
+				return notFound("network")
+			}
+			return nil
+		},
+	}
+	if err := NewWithClient(api).RemoveNetworks(context.Background(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if !api.netOpts[0].Filters.ExactMatch("label", runtime.LabelProject+"=p") {
+		t.Errorf("filters = %v", api.netOpts[0].Filters)
+	}
+	want := []string{"network list", "network remove n1", "network remove n2"}
+	if !reflect.DeepEqual(api.Calls(), want) {
+		t.Errorf("calls = %v", api.Calls())
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	ctx := context.Background()
+	vols := map[string]volume.Volume{
+		"ours":    {Name: "ours", Labels: labels("p")},
+		"foreign": {Name: "foreign"},
+	}
+	var created []volume.CreateOptions
+	api := &fakeAPI{
+		volumeInspect: func(name string) (volume.Volume, error) {
+			if v, ok := vols[name]; ok {
+				return v, nil
+			}
+			return volume.Volume{}, notFound("volume")
+		},
+		volumeCreate: func(o volume.CreateOptions) (volume.Volume, error) {
+			created = append(created, o)
+			return volume.Volume{Name: o.Name, Labels: o.Labels}, nil
+		},
+		volumeRemove: func(string, bool) error { return nil },
+		volumeList: func(volume.ListOptions) (volume.ListResponse, error) {
+			return volume.ListResponse{Volumes: []*volume.Volume{{Name: "z", Labels: labels("p")}, {Name: "ours", Labels: labels("p")}}}, nil
+		},
+	}
+	d := NewWithClient(api)
+	if err := d.EnsureVolume(ctx, "ours", labels("p")); err != nil {
+		t.Error(err)
+	}
+	if err := d.EnsureVolume(ctx, "new", labels("p")); err != nil {
+		t.Error(err)
+	}
+	if len(created) != 1 || created[0].Name != "new" || created[0].Driver != "local" || !reflect.DeepEqual(created[0].Labels, labels("p")) {
+		t.Errorf("created = %+v", created)
+	}
+	if err := d.EnsureVolume(ctx, "foreign", labels("p")); err == nil || !strings.Contains(err.Error(), "not created by llmmon") {
+		t.Errorf("foreign ensure: %v", err)
+	}
+	if err := d.EnsureVolume(ctx, "ours", labels("q")); err == nil {
+		t.Error("adopted another project's volume")
+	}
+	if err := d.RemoveVolume(ctx, "foreign"); err == nil {
+		t.Error("removed a foreign volume")
+	}
+	if err := d.RemoveVolume(ctx, "missing"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("missing: %v", err)
+	}
+	if err := d.RemoveVolume(ctx, "ours"); err != nil {
+		t.Error(err)
+	}
+	for _, c := range api.Calls() {
+		if strings.HasPrefix(c, "volume remove") && c != "volume remove ours force=false" {
+			t.Errorf("unexpected %q", c)
+		}
+	}
+	list, err := d.ListVolumes(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Name != "ours" || list[1].Name != "z" {
+		t.Errorf("list = %+v", list)
+	}
+	if !api.volOpts[0].Filters.ExactMatch("label", runtime.LabelProject+"=p") {
+		t.Errorf("filters = %v", api.volOpts[0].Filters)
+	}
+}
+
+func TestPullImage(t *testing.T) {
+	ctx := context.Background()
+	stream := `{"status":"Pulling from prom/prometheus","id":"v3"}
+{"status":"Downloading","progressDetail":{"current":10,"total":100},"id":"abc"}
+{"status":"Pull complete","id":"abc"}
+{"status":"Status: Downloaded newer image for prom/prometheus:v3"}
+`
+	api := &fakeAPI{imagePull: func(string) (io.ReadCloser, error) { return body(stream), nil }}
+	d := NewWithClient(api)
+	var evs []runtime.PullEvent
+	if err := d.PullImage(ctx, "prom/prometheus:v3", func(e runtime.PullEvent) { evs = append(evs, e) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 4 {
+		t.Fatalf("events = %+v", evs)
+	}
+	if want := (runtime.PullEvent{Image: "prom/prometheus:v3", ID: "abc", Status: "Downloading", Current: 10, Total: 100}); evs[1] != want {
+		t.Errorf("event = %+v", evs[1])
+	}
+	if err := d.PullImage(ctx, "prom/prometheus:v3", nil); err != nil {
+		t.Errorf("nil callback: %v", err)
+	}
+
+	api.imagePull = func(string) (io.ReadCloser, error) {
+		return body(`{"status":"Pulling"}` + "\n" + `{"errorDetail":{"message":"unexpected EOF"},"error":"unexpected EOF"}`), nil
+	}
+	err := d.PullImage(ctx, "x", nil)
+	if err == nil || !strings.Contains(err.Error(), "unexpected EOF") || errors.Is(err, runtime.ErrImageNotFound) {
+		t.Errorf("stream error: %v", err)
+	}
+
+	api.imagePull = func(string) (io.ReadCloser, error) {
+		return nil, fmt.Errorf("Error response from daemon: manifest for prom/prometheus:v9 not found: manifest unknown: %w", cerrdefs.ErrNotFound)
+	}
+	if err := d.PullImage(ctx, "prom/prometheus:v9", nil); !errors.Is(err, runtime.ErrImageNotFound) {
+		t.Errorf("missing image: %v", err)
+	}
+	api.imagePull = func(string) (io.ReadCloser, error) {
+		return nil, errors.New("Error response from daemon: pull access denied for nope/nope, repository does not exist or may require 'docker login'")
+	}
+	if err := d.PullImage(ctx, "nope/nope", nil); !errors.Is(err, runtime.ErrImageNotFound) {
+		t.Errorf("missing repository: %v", err)
+	}
+}
+
+func TestImagePresent(t *testing.T) {
+	api := &fakeAPI{imageInspect: func(ref string) (image.InspectResponse, error) {
+		if ref == "here" {
+			return image.InspectResponse{ID: "sha256:1"}, nil
+		}
+		return image.InspectResponse{}, notFound("image")
+	}}
+	d := NewWithClient(api)
+	if ok, err := d.ImagePresent(context.Background(), "here"); !ok || err != nil {
+		t.Errorf("here: %v %v", ok, err)
+	}
+	if ok, err := d.ImagePresent(context.Background(), "gone"); ok || err != nil {
+		t.Errorf("gone: %v %v", ok, err)
+	}
+}
+
+func TestBuildImage(t *testing.T) {
+	ctx := context.Background()
+	api := &fakeAPI{imageBuild: func(build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+		return build.ImageBuildResponse{Body: body(`{"stream":"Step 1/2 : FROM scratch\n"}` + "\n" + `{"aux":{"ID":"sha256:1"}}` + "\n")}, nil
+	}}
+	d := NewWithClient(api)
+	files := map[string][]byte{"Dockerfile": []byte("FROM scratch\nCOPY bin/relay /relay\n"), "bin/relay": []byte("ELF")}
+	if err := d.BuildImage(ctx, "llmmon-relay:1", files, labels("p")); err != nil {
+		t.Fatal(err)
+	}
+	o := api.builds[0]
+	if !reflect.DeepEqual(o.Tags, []string{"llmmon-relay:1"}) || !o.Remove || !o.ForceRemove ||
+		!reflect.DeepEqual(o.Labels, labels("p")) || o.Dockerfile != "Dockerfile" || o.Version != build.BuilderV1 {
+		t.Errorf("options = %+v", o)
+	}
+	tr := tar.NewReader(bytes.NewReader(api.buildCx[0]))
+	got := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Mode != 0o755 {
+			t.Errorf("%s: mode %o", h.Name, h.Mode)
+		}
+		b, _ := io.ReadAll(tr)
+		got[h.Name] = string(b)
+	}
+	want := map[string]string{"Dockerfile": string(files["Dockerfile"]), "bin/": "", "bin/relay": "ELF"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tar = %v", got)
+	}
+
+	api.imageBuild = func(build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+		return build.ImageBuildResponse{Body: body(`{"stream":"Step 1/2 : FROM scratch\n"}` + "\n" +
+			`{"errorDetail":{"message":"COPY failed: file not found in build context"},"error":"COPY failed: file not found in build context"}` + "\n")}, nil
+	}
+	err := d.BuildImage(ctx, "llmmon-relay:1", files, labels("p"))
+	if err == nil || !strings.Contains(err.Error(), "COPY failed") || !strings.Contains(err.Error(), "Step 1/2") {
+		t.Errorf("err = %v", err)
+	}
+	if err := d.BuildImage(ctx, "t", map[string][]byte{"x": nil}, nil); err == nil {
+		t.Error("built without a Dockerfile")
+	}
+	if err := d.BuildImage(ctx, "t", map[string][]byte{"Dockerfile": nil, "../x": nil}, nil); err == nil {
+		t.Error("accepted a path outside the context")
+	}
+}
+
+func TestRunOnce(t *testing.T) {
+	ctx := context.Background()
+	newAPI := func(code int64) *fakeAPI {
+		return &fakeAPI{
+			wait: func(string) (<-chan container.WaitResponse, <-chan error) {
+				c := make(chan container.WaitResponse, 1)
+				c <- container.WaitResponse{StatusCode: code}
+				return c, make(chan error)
+			},
+			inspect: func(string) (container.InspectResponse, error) {
+				return container.InspectResponse{Config: &container.Config{}}, nil
+			},
+			containerLogs: func(string) (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(multiplexed("chown done\n", "chown: /data: permission denied\n"))), nil
+			},
+		}
+	}
+	spec := runtime.ContainerSpec{Name: "llmmon-chown", Image: "llmmon-helper:1", Labels: labels("p")}
+
+	api := newAPI(0)
+	out, err := NewWithClient(api).RunOnce(ctx, spec)
+	if err != nil || !strings.Contains(out, "chown done") {
+		t.Fatalf("out %q err %v", out, err)
+	}
+	want := []string{
+		"container create llmmon-chown", "container start id-llmmon-chown",
+		"container wait id-llmmon-chown not-running", "container inspect id-llmmon-chown",
+		"container logs id-llmmon-chown", "container remove id-llmmon-chown",
+	}
+	if !reflect.DeepEqual(api.Calls(), want) {
+		t.Errorf("calls = %v", api.Calls())
+	}
+	if api.removes[0] != (container.RemoveOptions{Force: true}) {
+		t.Errorf("remove options = %+v", api.removes[0])
+	}
+
+	api = newAPI(3)
+	_, err = NewWithClient(api).RunOnce(ctx, spec)
+	if err == nil || !strings.Contains(err.Error(), "exited with code 3") || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("err = %v", err)
+	}
+	if c := api.Calls(); c[len(c)-1] != "container remove id-llmmon-chown" {
+		t.Errorf("helper not removed: %v", c)
+	}
+
+	// A failed start still removes the helper.
+	api = newAPI(0)
+	api.start = func(string) error { return errors.New("exec format error") }
+	if _, err := NewWithClient(api).RunOnce(ctx, spec); err == nil {
+		t.Error("no error")
+	}
+	if c := api.Calls(); c[len(c)-1] != "container remove id-llmmon-chown" {
+		t.Errorf("helper not removed: %v", c)
+	}
+}
+
+func TestPing(t *testing.T) {
+	api := &fakeAPI{
+		ping: func() (types.Ping, error) { return types.Ping{APIVersion: "1.41"}, nil },
+		info: func() (system.Info, error) {
+			return system.Info{ServerVersion: "20.10.24", Runtimes: map[string]system.RuntimeWithStatus{"runc": {}, "nvidia": {}}}, nil
+		},
+	}
+	info, err := NewWithClient(api).Ping(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info != (runtime.Info{ServerVersion: "20.10.24", APIVersion: "1.41", NvidiaRuntime: true}) {
+		t.Errorf("info = %+v", info)
+	}
+	api.info = func() (system.Info, error) {
+		return system.Info{ServerVersion: "20.10.24", Runtimes: map[string]system.RuntimeWithStatus{"runc": {}}}, nil
+	}
+	if info, _ := NewWithClient(api).Ping(context.Background()); info.NvidiaRuntime {
+		t.Error("nvidia runtime reported without one")
+	}
+}
+
+func TestHasNvidiaCDI(t *testing.T) {
+	dir := t.TempDir()
+	if hasNvidia(system.Info{CDISpecDirs: []string{dir, filepath.Join(dir, "missing")}}) {
+		t.Error("empty CDI dir reported nvidia")
+	}
+	writeFile(t, filepath.Join(dir, "nvidia.yaml"), "cdiVersion: 0.5.0\n")
+	if !hasNvidia(system.Info{CDISpecDirs: []string{dir}}) {
+		t.Error("nvidia CDI spec not seen")
+	}
+}
+
+// TestUnreachableDaemon uses a real client on a socket that does not exist: no daemon needed.
+func TestUnreachableDaemon(t *testing.T) {
+	ctx := context.Background()
+	host := "unix://" + filepath.Join(t.TempDir(), "nonexistent.sock")
+	d, err := NewWithHost(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	checkUnreachable(t, host, d)
+}
+
+// checkUnreachable checks that the methods of d report an unreachable daemon at host.
+func checkUnreachable(t *testing.T, host string, d *Docker) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := d.Ping(ctx)
+	if !errors.Is(err, runtime.ErrDaemonUnreachable) {
+		t.Fatalf("ping: %v", err)
+	}
+	want := "cannot reach the Docker daemon at " + host + ": is it running? (start it with `sudo systemctl start docker`, or set DOCKER_HOST)"
+	if err.Error() != want {
+		t.Errorf("message = %q\nwant      %q", err, want)
+	}
+	if _, err := d.ListContainers(ctx, "p"); !errors.Is(err, runtime.ErrDaemonUnreachable) {
+		t.Errorf("list: %v", err)
+	}
+	if err := d.RemoveContainer(ctx, "x"); !errors.Is(err, runtime.ErrDaemonUnreachable) {
+		t.Errorf("remove: %v", err)
+	}
+	if _, err := d.ImagePresent(ctx, "x"); !errors.Is(err, runtime.ErrDaemonUnreachable) {
+		t.Errorf("image present: %v", err)
+	}
+	if err := d.PullImage(ctx, "x", nil); !errors.Is(err, runtime.ErrDaemonUnreachable) || errors.Is(err, runtime.ErrImageNotFound) {
+		t.Errorf("pull: %v", err)
+	}
+	if _, err := d.EnsureNetwork(ctx, "n", labels("p")); !errors.Is(err, runtime.ErrDaemonUnreachable) {
+		t.Errorf("ensure network: %v", err)
+	}
+	if err := d.EnsureVolume(ctx, "v", labels("p")); !errors.Is(err, runtime.ErrDaemonUnreachable) {
+		t.Errorf("ensure volume: %v", err)
+	}
+}

@@ -1,0 +1,177 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/llmmon/llmmon/stack/runtime"
+)
+
+// ImagePresent reports whether the image ref is available locally.
+func (d *Docker) ImagePresent(ctx context.Context, ref string) (bool, error) {
+	_, err := d.api.ImageInspect(ctx, ref)
+	switch {
+	case err == nil:
+		return true, nil
+	case cerrdefs.IsNotFound(err) && !isUnreachable(err):
+		return false, nil
+	default:
+		return false, d.wrap(err, "inspect image %s", ref)
+	}
+}
+
+// PullImage pulls ref, reporting each progress message to fn (which may be nil). An image that
+// does not exist in its registry is reported as runtime.ErrImageNotFound.
+func (d *Docker) PullImage(ctx context.Context, ref string, fn func(runtime.PullEvent)) error {
+	rc, err := d.api.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		if !isUnreachable(err) && (cerrdefs.IsNotFound(err) || isMissingImage(err.Error())) {
+			return fmt.Errorf("pull image %s: %w: %w", ref, runtime.ErrImageNotFound, err)
+		}
+		return d.wrap(err, "pull image %s", ref)
+	}
+	defer rc.Close()
+	dec := json.NewDecoder(rc)
+	for {
+		var msg jsonmessage.JSONMessage
+		if err := dec.Decode(&msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return d.wrap(err, "pull image %s: read progress", ref)
+		}
+		if text := messageError(msg); text != "" {
+			if isMissingImage(text) {
+				return fmt.Errorf("pull image %s: %w: %s", ref, runtime.ErrImageNotFound, text)
+			}
+			return fmt.Errorf("pull image %s: %s", ref, text)
+		}
+		if fn == nil {
+			continue
+		}
+		ev := runtime.PullEvent{Image: ref, ID: msg.ID, Status: msg.Status}
+		if msg.Progress != nil {
+			ev.Current, ev.Total = msg.Progress.Current, msg.Progress.Total
+		}
+		fn(ev)
+	}
+}
+
+// messageError returns the error text carried by a JSON stream message, if any.
+func messageError(msg jsonmessage.JSONMessage) string {
+	if msg.Error != nil && msg.Error.Message != "" {
+		return msg.Error.Message
+	}
+	return msg.ErrorMessage //nolint:staticcheck // still sent by daemons alongside errorDetail
+}
+
+// BuildImage builds an image tagged tag, labelled with labels, from the in-memory build context
+// files (path -> content, written mode 0755), which must include "Dockerfile". It uses the
+// classic builder, which every API version supports and which needs no registry for
+// "FROM scratch" images.
+func (d *Docker) BuildImage(ctx context.Context, tag string, files map[string][]byte, labels map[string]string) error {
+	if _, ok := files["Dockerfile"]; !ok {
+		return fmt.Errorf("build image %s: the build context has no Dockerfile", tag)
+	}
+	buildContext, err := tarFiles(files)
+	if err != nil {
+		return fmt.Errorf("build image %s: %w", tag, err)
+	}
+	resp, err := d.api.ImageBuild(ctx, buildContext, build.ImageBuildOptions{
+		Tags:        []string{tag},
+		Dockerfile:  "Dockerfile",
+		Remove:      true,
+		ForceRemove: true,
+		Labels:      labels,
+		Version:     build.BuilderV1,
+	})
+	if err != nil {
+		return d.wrap(err, "build image %s", tag)
+	}
+	defer resp.Body.Close()
+
+	// Keep the last lines of output to explain a failure.
+	const keep = 20
+	var lines []string
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var msg jsonmessage.JSONMessage
+		if err := dec.Decode(&msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return d.wrap(err, "build image %s: read output", tag)
+		}
+		if text := messageError(msg); text != "" {
+			if len(lines) > 0 {
+				return fmt.Errorf("build image %s: %s\n%s", tag, text, strings.Join(lines, "\n"))
+			}
+			return fmt.Errorf("build image %s: %s", tag, text)
+		}
+		for _, l := range strings.Split(msg.Stream, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > keep {
+			lines = lines[len(lines)-keep:]
+		}
+	}
+}
+
+// tarFiles returns a tar archive of files, with the parent directories they need, all mode
+// 0755 and with a fixed modification time so that identical contexts are identical archives.
+func tarFiles(files map[string][]byte) (io.Reader, error) {
+	mtime := time.Unix(0, 0)
+	names := make([]string, 0, len(files))
+	for name := range files {
+		clean := path.Clean(name)
+		if name == "" || path.IsAbs(name) || clean == ".." || strings.HasPrefix(clean, "../") || clean != name {
+			return nil, fmt.Errorf("invalid build context path %q", name)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, name := range names {
+		var parents []string
+		for dir := path.Dir(name); dir != "." && !dirs[dir]; dir = path.Dir(dir) {
+			parents = append(parents, dir)
+			dirs[dir] = true
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			hdr := &tar.Header{Typeflag: tar.TypeDir, Name: parents[i] + "/", Mode: 0o755, ModTime: mtime}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return nil, err
+			}
+		}
+		data := files[name]
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: int64(len(data)), ModTime: mtime}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return &buf, nil
+}

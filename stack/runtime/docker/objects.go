@@ -1,0 +1,133 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+
+	"github.com/llmmon/llmmon/stack/runtime"
+)
+
+// checkOwned returns an error unless an existing object's labels show that llmmon created it
+// for the project in want (any project when want is empty).
+func checkOwned(kind, name string, have map[string]string, want string) error {
+	got, ok := have[runtime.LabelProject]
+	if !ok || got == "" {
+		return fmt.Errorf("%s %q exists but was not created by llmmon (it has no %s label); "+
+			"llmmon will not use or remove it: remove or rename it, or choose another stack name",
+			kind, name, runtime.LabelProject)
+	}
+	if want != "" && got != want {
+		return fmt.Errorf("%s %q belongs to llmmon stack %q, not %q", kind, name, got, want)
+	}
+	return nil
+}
+
+// EnsureNetwork returns the id of the bridge network called name, creating it with labels when
+// it does not exist. labels must carry LabelProject. A network of that name that llmmon did not
+// create for this project is an error and is left untouched.
+func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
+	if err := requireProject("network", name, labels); err != nil {
+		return "", err
+	}
+	project := labels[runtime.LabelProject]
+	// The name filter matches substrings; keep exact matches only.
+	list, err := d.api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
+	if err != nil {
+		return "", d.wrap(err, "list networks named %s", name)
+	}
+	for _, n := range list {
+		if n.Name != name {
+			continue
+		}
+		if err := checkOwned("network", name, n.Labels, project); err != nil {
+			return "", err
+		}
+		return n.ID, nil
+	}
+	resp, err := d.api.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
+	if err != nil {
+		return "", d.wrap(err, "create network %s", name)
+	}
+	return resp.ID, nil
+}
+
+// RemoveNetworks removes every network carrying LabelProject=project.
+func (d *Docker) RemoveNetworks(ctx context.Context, project string) error {
+	list, err := d.api.NetworkList(ctx, network.ListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return d.wrap(err, "list networks of project %s", project)
+	}
+	var errs []error
+	for _, n := range list {
+		if n.Labels[runtime.LabelProject] != project {
+			continue // the filter already guarantees this; never remove anything else
+		}
+		if err := d.api.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, d.wrap(err, "remove network %s", n.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnsureVolume creates the named volume with labels when it does not exist. labels must carry
+// LabelProject. A volume of that name that llmmon did not create for this project is an error
+// and is never adopted.
+func (d *Docker) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
+	if err := requireProject("volume", name, labels); err != nil {
+		return err
+	}
+	project := labels[runtime.LabelProject]
+	v, err := d.api.VolumeInspect(ctx, name)
+	switch {
+	case err == nil:
+		return checkOwned("volume", name, v.Labels, project)
+	case !cerrdefs.IsNotFound(err):
+		return d.wrap(err, "inspect volume %s", name)
+	}
+	v, err = d.api.VolumeCreate(ctx, volume.CreateOptions{Name: name, Driver: "local", Labels: labels})
+	if err != nil {
+		return d.wrap(err, "create volume %s", name)
+	}
+	// Creating an existing volume returns it unchanged: someone may have made it meanwhile.
+	return checkOwned("volume", name, v.Labels, project)
+}
+
+// ListVolumes returns the volumes carrying LabelProject=project, sorted by name.
+func (d *Docker) ListVolumes(ctx context.Context, project string) ([]runtime.Volume, error) {
+	resp, err := d.api.VolumeList(ctx, volume.ListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return nil, d.wrap(err, "list volumes of project %s", project)
+	}
+	out := make([]runtime.Volume, 0, len(resp.Volumes))
+	for _, v := range resp.Volumes {
+		if v == nil || v.Labels[runtime.LabelProject] != project {
+			continue
+		}
+		out = append(out, runtime.Volume{Name: v.Name, Labels: v.Labels})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// RemoveVolume removes the named volume. It refuses a volume without LabelProject, and reports
+// a missing one as runtime.ErrNotFound.
+func (d *Docker) RemoveVolume(ctx context.Context, name string) error {
+	v, err := d.api.VolumeInspect(ctx, name)
+	if err != nil {
+		return d.wrap(err, "inspect volume %s", name)
+	}
+	if err := checkOwned("volume", name, v.Labels, ""); err != nil {
+		return err
+	}
+	if err := d.api.VolumeRemove(ctx, name, false); err != nil {
+		return d.wrap(err, "remove volume %s", name)
+	}
+	return nil
+}

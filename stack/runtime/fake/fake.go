@@ -1,0 +1,941 @@
+// Package fake is an in-memory runtime.Runtime for unit tests of the engine. It keeps
+// containers (with their specs and states), networks, volumes and the set of present images,
+// applies the same ownership rules as the Docker runtime (objects without runtime.LabelProject
+// are never adopted or removed), lets tests inject failures per method or per call, and records
+// every call in order as a short string so that tests can assert on what happened:
+//
+//	"ping"
+//	"list containers <project>"    "inspect <name>"        "create <name>"
+//	"start <name>"                 "remove <name>"         "logs <name>"
+//	"exec <name> <cmd...>"         "ensure network <name>" "remove networks <project>"
+//	"ensure volume <name>"         "list volumes <project>" "remove volume <name>"
+//	"image present <ref>"          "pull <ref>"            "run <name>"
+//	"build <tag>"                  "close"
+//
+// Containers are named in calls by their spec's Name (their id when unknown). A call is recorded
+// even when it fails.
+package fake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/llmmon/llmmon/stack/runtime"
+)
+
+// Method names accepted by Fail and FailOnce.
+const (
+	MethodPing             = "Ping"
+	MethodListContainers   = "ListContainers"
+	MethodInspectContainer = "InspectContainer"
+	MethodCreateContainer  = "CreateContainer"
+	MethodStartContainer   = "StartContainer"
+	MethodRemoveContainer  = "RemoveContainer"
+	MethodLogs             = "Logs"
+	MethodExec             = "Exec"
+	MethodEnsureNetwork    = "EnsureNetwork"
+	MethodRemoveNetworks   = "RemoveNetworks"
+	MethodEnsureVolume     = "EnsureVolume"
+	MethodListVolumes      = "ListVolumes"
+	MethodRemoveVolume     = "RemoveVolume"
+	MethodImagePresent     = "ImagePresent"
+	MethodPullImage        = "PullImage"
+	MethodRunOnce          = "RunOnce"
+	MethodBuildImage       = "BuildImage"
+	MethodClose            = "Close"
+)
+
+// readOnly lists the call prefixes that Actions leaves out.
+var readOnly = []string{"ping", "list containers ", "inspect ", "logs ", "list volumes ", "image present "}
+
+// Container is the fake's record of one container.
+type Container struct {
+	runtime.Container
+	// Spec is the spec the container was created from (zero for containers added with
+	// AddContainer without one).
+	Spec runtime.ContainerSpec
+	// Logs is what Logs returns (its last n lines).
+	Logs string
+}
+
+// Network is the fake's record of one network.
+type Network struct {
+	ID     string
+	Name   string
+	Labels map[string]string
+}
+
+// ExecFunc computes the result of Exec in a running container.
+type ExecFunc func(c Container, cmd []string) (output string, exitCode int, err error)
+
+// RunOnceFunc computes the output and exit code of a RunOnce helper container.
+type RunOnceFunc func(spec runtime.ContainerSpec) (output string, exitCode int)
+
+// Runtime is an in-memory runtime.Runtime. The zero value is not usable: call New. It is safe
+// for concurrent use.
+type Runtime struct {
+	mu sync.Mutex
+
+	info        runtime.Info
+	unreachable bool
+	now         func() time.Time
+	nextID      int
+
+	containers map[string]*Container // by id
+	networks   map[string]*Network   // by name
+	volumes    map[string]*runtime.Volume
+	images     map[string]bool
+	missing    map[string]bool // refs that cannot be pulled
+	built      map[string]map[string][]byte
+	blocked    map[hostAddr]bool // taken on the host by other processes
+
+	failures   map[string]error // by method
+	failOnce   map[string][]error
+	callErrors map[string]error // by exact call string
+
+	exec    ExecFunc
+	runOnce RunOnceFunc
+
+	calls  []string
+	closed bool
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New returns an empty fake runtime whose daemon answers, reports server version "fake" and API
+// version "1.41", and has no NVIDIA runtime.
+func New() *Runtime {
+	return &Runtime{
+		info:       runtime.Info{ServerVersion: "fake", APIVersion: "1.41"},
+		now:        time.Now,
+		containers: map[string]*Container{},
+		networks:   map[string]*Network{},
+		volumes:    map[string]*runtime.Volume{},
+		images:     map[string]bool{},
+		missing:    map[string]bool{},
+		built:      map[string]map[string][]byte{},
+		blocked:    map[hostAddr]bool{},
+		failures:   map[string]error{},
+		failOnce:   map[string][]error{},
+		callErrors: map[string]error{},
+	}
+}
+
+// ---- configuration and inspection helpers for tests ----
+
+// SetInfo sets what Ping returns.
+func (r *Runtime) SetInfo(info runtime.Info) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.info = info
+}
+
+// SetUnreachable makes every method (but Close) fail with runtime.ErrDaemonUnreachable while on.
+func (r *Runtime) SetUnreachable(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unreachable = on
+}
+
+// SetClock sets the clock used for StartedAt.
+func (r *Runtime) SetClock(now func() time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.now = now
+}
+
+// Fail makes every later call of method (one of the Method constants) return err, until
+// ClearFailures.
+func (r *Runtime) Fail(method string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures[method] = err
+}
+
+// FailOnce makes the next call of method return err. Several FailOnce errors for one method are
+// returned by successive calls, before any Fail error.
+func (r *Runtime) FailOnce(method string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failOnce[method] = append(r.failOnce[method], err)
+}
+
+// FailCall makes every later call recorded as call (for example "start grafana") return err,
+// until ClearFailures.
+func (r *Runtime) FailCall(call string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.callErrors[call] = err
+}
+
+// ClearFailures removes every injected failure.
+func (r *Runtime) ClearFailures() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = map[string]error{}
+	r.failOnce = map[string][]error{}
+	r.callErrors = map[string]error{}
+}
+
+// SetExec sets how Exec computes its result. By default it returns "", 0, nil.
+func (r *Runtime) SetExec(fn ExecFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.exec = fn
+}
+
+// SetRunOnce sets how RunOnce computes its result. By default it returns "", 0.
+func (r *Runtime) SetRunOnce(fn RunOnceFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.runOnce = fn
+}
+
+// Calls returns every call so far, in order.
+func (r *Runtime) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+// Actions returns the calls so far that may change state, in order: Calls without ping, list,
+// inspect, logs and image-present calls.
+func (r *Runtime) Actions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, c := range r.calls {
+		if !slices.ContainsFunc(readOnly, func(p string) bool { return c == p || strings.HasPrefix(c, p) }) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ResetCalls forgets the calls recorded so far.
+func (r *Runtime) ResetCalls() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = nil
+}
+
+// Closed reports whether Close was called.
+func (r *Runtime) Closed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// AddImage makes refs present locally.
+func (r *Runtime) AddImage(refs ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range refs {
+		r.images[ref] = true
+	}
+}
+
+// RemoveImage makes ref absent locally.
+func (r *Runtime) RemoveImage(ref string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.images, ref)
+}
+
+// SetUnpullable makes PullImage of ref fail with runtime.ErrImageNotFound.
+func (r *Runtime) SetUnpullable(ref string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.missing[ref] = true
+}
+
+// Images returns the present images, sorted.
+func (r *Runtime) Images() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.images))
+}
+
+// Built returns the build context BuildImage last received for tag.
+func (r *Runtime) Built(tag string) (map[string][]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	files, ok := r.built[tag]
+	return files, ok
+}
+
+// BlockPort marks a host address as taken by some other process: starting a container that
+// publishes it fails with runtime.ErrPortInUse. hostIP "" or "0.0.0.0" means every address.
+func (r *Runtime) BlockPort(hostIP string, port int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.blocked[hostAddr{normIP(hostIP), port}] = true
+}
+
+// UnblockPort undoes BlockPort.
+func (r *Runtime) UnblockPort(hostIP string, port int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.blocked, hostAddr{normIP(hostIP), port})
+}
+
+// AddContainer adds a container as if created outside the engine (for example a leftover from an
+// earlier version, or a foreign one without labels). An empty ID or State is filled in
+// ("created"; Running implies "running"). It returns the id.
+func (r *Runtime) AddContainer(c Container) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.ID == "" {
+		c.ID = r.newID()
+	}
+	if c.Name == "" {
+		c.Name = c.Spec.Name
+	}
+	if c.Image == "" {
+		c.Image = c.Spec.Image
+	}
+	if c.Labels == nil {
+		c.Labels = maps.Clone(c.Spec.Labels)
+	}
+	switch {
+	case c.State == "" && c.Running:
+		c.State = "running"
+	case c.State == "":
+		c.State = "created"
+	}
+	r.containers[c.ID] = &c
+	return c.ID
+}
+
+// Container returns the fake's record of a container by id or name.
+func (r *Runtime) Container(idOrName string) (Container, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.find(idOrName)
+	if c == nil {
+		return Container{}, false
+	}
+	return *c, true
+}
+
+// Containers returns every container, whatever its labels, sorted by name.
+func (r *Runtime) Containers() []Container {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Container, 0, len(r.containers))
+	for _, c := range r.containers {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// SetState changes a container's state, as when it crashes ("exited" with exitCode, or
+// "restarting" with a higher restart count) or is restarted by the daemon. Running follows
+// state == "running".
+func (r *Runtime) SetState(idOrName, state string, exitCode, restartCount int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.find(idOrName)
+	if c == nil {
+		return fmt.Errorf("fake: no container %s: %w", idOrName, runtime.ErrNotFound)
+	}
+	c.State, c.Running, c.ExitCode, c.RestartCount = state, state == "running", exitCode, restartCount
+	return nil
+}
+
+// SetLogs sets what Logs returns for a container.
+func (r *Runtime) SetLogs(idOrName, logs string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.find(idOrName)
+	if c == nil {
+		return fmt.Errorf("fake: no container %s: %w", idOrName, runtime.ErrNotFound)
+	}
+	c.Logs = logs
+	return nil
+}
+
+// AddNetwork adds a network as if created outside the engine (labels nil for a foreign one).
+// It returns its id.
+func (r *Runtime) AddNetwork(name string, labels map[string]string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := &Network{ID: r.newID(), Name: name, Labels: maps.Clone(labels)}
+	r.networks[name] = n
+	return n.ID
+}
+
+// Networks returns every network, whatever its labels, sorted by name.
+func (r *Runtime) Networks() []Network {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Network, 0, len(r.networks))
+	for _, n := range r.networks {
+		out = append(out, *n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// AddVolume adds a volume as if created outside the engine (labels nil for a foreign one).
+func (r *Runtime) AddVolume(name string, labels map[string]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.volumes[name] = &runtime.Volume{Name: name, Labels: maps.Clone(labels)}
+}
+
+// Volumes returns every volume, whatever its labels, sorted by name.
+func (r *Runtime) Volumes() []runtime.Volume {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]runtime.Volume, 0, len(r.volumes))
+	for _, v := range r.volumes {
+		out = append(out, *v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ---- internals (r.mu held) ----
+
+func (r *Runtime) newID() string {
+	r.nextID++
+	return fmt.Sprintf("fake%06d", r.nextID)
+}
+
+func (r *Runtime) find(idOrName string) *Container {
+	if c, ok := r.containers[idOrName]; ok {
+		return c
+	}
+	for _, c := range r.containers {
+		if c.Name == idOrName && idOrName != "" {
+			return c
+		}
+	}
+	return nil
+}
+
+// nameOf names a container in calls: its name, or the given id when unknown.
+func (r *Runtime) nameOf(idOrName string) string {
+	if c := r.find(idOrName); c != nil && c.Name != "" {
+		return c.Name
+	}
+	return idOrName
+}
+
+// begin records call and returns the error injected for it, if any.
+func (r *Runtime) begin(method, call string) error {
+	r.calls = append(r.calls, call)
+	if r.unreachable && method != MethodClose {
+		return fmt.Errorf("fake daemon: %w", runtime.ErrDaemonUnreachable)
+	}
+	if q := r.failOnce[method]; len(q) > 0 {
+		r.failOnce[method] = q[1:]
+		return q[0]
+	}
+	if err, ok := r.failures[method]; ok {
+		return err
+	}
+	if err, ok := r.callErrors[call]; ok {
+		return err
+	}
+	return nil
+}
+
+// hostAddr is a published host address; ip "*" means every address.
+type hostAddr struct {
+	ip   string
+	port int
+}
+
+func normIP(hostIP string) string {
+	if hostIP == "" || hostIP == "0.0.0.0" || hostIP == "::" {
+		return "*"
+	}
+	return hostIP
+}
+
+func (a hostAddr) overlaps(b hostAddr) bool {
+	return a.port == b.port && (a.ip == "*" || b.ip == "*" || a.ip == b.ip)
+}
+
+// portTaken reports whether a host address is blocked or published by another running
+// container.
+func (r *Runtime) portTaken(self *Container, p runtime.Port) bool {
+	want := hostAddr{normIP(p.HostIP), p.HostPort}
+	for b := range r.blocked {
+		if want.overlaps(b) {
+			return true
+		}
+	}
+	for _, c := range r.containers {
+		if c == self || !c.Running || c.Spec.Network == "host" {
+			continue
+		}
+		for _, q := range c.Spec.Ports {
+			if want.overlaps(hostAddr{normIP(q.HostIP), q.HostPort}) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func requireProject(kind, name string, labels map[string]string) error {
+	if labels[runtime.LabelProject] == "" {
+		return fmt.Errorf("%s %q: refusing to create it without the %s label", kind, name, runtime.LabelProject)
+	}
+	return nil
+}
+
+func checkOwned(kind, name string, have map[string]string, want string) error {
+	got := have[runtime.LabelProject]
+	if got == "" {
+		return fmt.Errorf("%s %q exists but was not created by llmmon (it has no %s label)", kind, name, runtime.LabelProject)
+	}
+	if want != "" && got != want {
+		return fmt.Errorf("%s %q belongs to llmmon stack %q, not %q", kind, name, got, want)
+	}
+	return nil
+}
+
+func tail(s string, n int) string {
+	if n <= 0 || s == "" {
+		return s
+	}
+	lines := strings.SplitAfter(s, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "")
+}
+
+// ---- runtime.Runtime ----
+
+// Ping returns the configured Info.
+func (r *Runtime) Ping(ctx context.Context) (runtime.Info, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodPing, "ping"); err != nil {
+		return runtime.Info{}, err
+	}
+	return r.info, ctx.Err()
+}
+
+// ListContainers returns the containers carrying LabelProject=project, sorted by name.
+func (r *Runtime) ListContainers(ctx context.Context, project string) ([]runtime.Container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodListContainers, "list containers "+project); err != nil {
+		return nil, err
+	}
+	var out []runtime.Container
+	for _, c := range r.containers {
+		if c.Labels[runtime.LabelProject] == project {
+			cc := c.Container
+			cc.Labels = maps.Clone(c.Labels)
+			out = append(out, cc)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, ctx.Err()
+}
+
+// InspectContainer returns a container by id or name.
+func (r *Runtime) InspectContainer(ctx context.Context, id string) (runtime.Container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodInspectContainer, "inspect "+r.nameOf(id)); err != nil {
+		return runtime.Container{}, err
+	}
+	c := r.find(id)
+	if c == nil {
+		return runtime.Container{}, fmt.Errorf("inspect container %s: %w", id, runtime.ErrNotFound)
+	}
+	cc := c.Container
+	cc.Labels = maps.Clone(c.Labels)
+	return cc, ctx.Err()
+}
+
+// CreateContainer records a created container. Like the Docker runtime it needs LabelProject,
+// a present image, an existing network (other than "host", "bridge" or none) and a free name.
+func (r *Runtime) CreateContainer(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := spec.Name
+	if name == "" {
+		name = spec.Image
+	}
+	if err := r.begin(MethodCreateContainer, "create "+name); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	return r.create(spec)
+}
+
+func (r *Runtime) create(spec runtime.ContainerSpec) (string, error) {
+	if err := requireProject("container", spec.Name, spec.Labels); err != nil {
+		return "", err
+	}
+	if !r.images[spec.Image] {
+		return "", fmt.Errorf("create container %s: no such image %s: %w", spec.Name, spec.Image, runtime.ErrImageNotFound)
+	}
+	switch spec.Network {
+	case "", "host", "bridge":
+	default:
+		if r.networks[spec.Network] == nil {
+			return "", fmt.Errorf("create container %s: network %s: %w", spec.Name, spec.Network, runtime.ErrNotFound)
+		}
+	}
+	for _, m := range spec.Mounts {
+		if m.Volume && r.volumes[m.Source] == nil {
+			// Docker would create an unlabelled volume; llmmon must create volumes first.
+			return "", fmt.Errorf("create container %s: volume %s does not exist (the fake does not create volumes implicitly)", spec.Name, m.Source)
+		}
+	}
+	if spec.Name != "" && r.find(spec.Name) != nil {
+		return "", fmt.Errorf("create container %s: the name is already in use", spec.Name)
+	}
+	id := r.newID()
+	r.containers[id] = &Container{
+		Container: runtime.Container{
+			ID:      id,
+			Name:    spec.Name,
+			Image:   spec.Image,
+			ImageID: "sha256:" + spec.Image,
+			Labels:  maps.Clone(spec.Labels),
+			State:   "created",
+		},
+		Spec: spec,
+	}
+	return id, nil
+}
+
+// StartContainer marks a container running. A published host port that is blocked or used by
+// another running container fails with runtime.ErrPortInUse.
+func (r *Runtime) StartContainer(ctx context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodStartContainer, "start "+r.nameOf(id)); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := r.find(id)
+	if c == nil {
+		return fmt.Errorf("start container %s: %w", id, runtime.ErrNotFound)
+	}
+	return r.start(c)
+}
+
+func (r *Runtime) start(c *Container) error {
+	if c.Running {
+		return nil
+	}
+	if c.Spec.Network != "host" {
+		for _, p := range c.Spec.Ports {
+			if r.portTaken(c, p) {
+				return fmt.Errorf("start container %s: bind %s:%d: %w", c.Name, p.HostIP, p.HostPort, runtime.ErrPortInUse)
+			}
+		}
+	}
+	c.State, c.Running, c.ExitCode, c.StartedAt = "running", true, 0, r.now()
+	return nil
+}
+
+// RemoveContainer deletes a container; a missing one is not an error.
+func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodRemoveContainer, "remove "+r.nameOf(id)); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c := r.find(id); c != nil {
+		delete(r.containers, c.ID)
+	}
+	return nil
+}
+
+// Logs returns the last n lines (all when n <= 0) of the logs set with SetLogs.
+func (r *Runtime) Logs(ctx context.Context, id string, n int) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodLogs, "logs "+r.nameOf(id)); err != nil {
+		return "", err
+	}
+	c := r.find(id)
+	if c == nil {
+		return "", fmt.Errorf("logs of container %s: %w", id, runtime.ErrNotFound)
+	}
+	return tail(c.Logs, n), ctx.Err()
+}
+
+// Exec returns the result of the function set with SetExec; the container must be running.
+func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (string, int, error) {
+	r.mu.Lock()
+	if err := r.begin(MethodExec, strings.TrimSpace("exec "+r.nameOf(id)+" "+strings.Join(cmd, " "))); err != nil {
+		r.mu.Unlock()
+		return "", 0, err
+	}
+	c := r.find(id)
+	if c == nil {
+		r.mu.Unlock()
+		return "", 0, fmt.Errorf("exec in container %s: %w", id, runtime.ErrNotFound)
+	}
+	if !c.Running {
+		r.mu.Unlock()
+		return "", 0, fmt.Errorf("exec in container %s: container is not running", c.Name)
+	}
+	snapshot, fn := *c, r.exec
+	r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return "", 0, err
+	}
+	if fn == nil {
+		return "", 0, nil
+	}
+	return fn(snapshot, slices.Clone(cmd))
+}
+
+// EnsureNetwork returns the id of the network called name, creating it when missing. A network
+// of that name without llmmon's project label (or of another project) is an error.
+func (r *Runtime) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodEnsureNetwork, "ensure network "+name); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := requireProject("network", name, labels); err != nil {
+		return "", err
+	}
+	if n := r.networks[name]; n != nil {
+		if err := checkOwned("network", name, n.Labels, labels[runtime.LabelProject]); err != nil {
+			return "", err
+		}
+		return n.ID, nil
+	}
+	n := &Network{ID: r.newID(), Name: name, Labels: maps.Clone(labels)}
+	r.networks[name] = n
+	return n.ID, nil
+}
+
+// RemoveNetworks removes the networks carrying LabelProject=project. Like Docker it cannot remove
+// a network that a running container uses.
+func (r *Runtime) RemoveNetworks(ctx context.Context, project string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodRemoveNetworks, "remove networks "+project); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(r.networks)) {
+		if r.networks[name].Labels[runtime.LabelProject] != project {
+			continue
+		}
+		inUse := slices.ContainsFunc(slices.Collect(maps.Values(r.containers)), func(c *Container) bool {
+			return c.Running && c.Spec.Network == name
+		})
+		if inUse {
+			errs = append(errs, fmt.Errorf("remove network %s: it has active endpoints", name))
+			continue
+		}
+		delete(r.networks, name)
+	}
+	return errors.Join(errs...)
+}
+
+// EnsureVolume creates the volume when missing. A volume of that name without llmmon's project
+// label (or of another project) is an error.
+func (r *Runtime) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodEnsureVolume, "ensure volume "+name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := requireProject("volume", name, labels); err != nil {
+		return err
+	}
+	if v := r.volumes[name]; v != nil {
+		return checkOwned("volume", name, v.Labels, labels[runtime.LabelProject])
+	}
+	r.volumes[name] = &runtime.Volume{Name: name, Labels: maps.Clone(labels)}
+	return nil
+}
+
+// ListVolumes returns the volumes carrying LabelProject=project, sorted by name.
+func (r *Runtime) ListVolumes(ctx context.Context, project string) ([]runtime.Volume, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodListVolumes, "list volumes "+project); err != nil {
+		return nil, err
+	}
+	var out []runtime.Volume
+	for _, v := range r.volumes {
+		if v.Labels[runtime.LabelProject] == project {
+			out = append(out, runtime.Volume{Name: v.Name, Labels: maps.Clone(v.Labels)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, ctx.Err()
+}
+
+// RemoveVolume removes a volume carrying llmmon's project label; a missing one is
+// runtime.ErrNotFound and one in use by a container is an error.
+func (r *Runtime) RemoveVolume(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodRemoveVolume, "remove volume "+name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v := r.volumes[name]
+	if v == nil {
+		return fmt.Errorf("remove volume %s: %w", name, runtime.ErrNotFound)
+	}
+	if err := checkOwned("volume", name, v.Labels, ""); err != nil {
+		return err
+	}
+	for _, c := range r.containers {
+		for _, m := range c.Spec.Mounts {
+			if m.Volume && m.Source == name {
+				return fmt.Errorf("remove volume %s: it is in use by container %s", name, c.Name)
+			}
+		}
+	}
+	delete(r.volumes, name)
+	return nil
+}
+
+// ImagePresent reports whether ref was added, pulled or built.
+func (r *Runtime) ImagePresent(ctx context.Context, ref string) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodImagePresent, "image present "+ref); err != nil {
+		return false, err
+	}
+	return r.images[ref], ctx.Err()
+}
+
+// PullImage makes ref present, reporting two events ("Pulling fs layer", "Pull complete") for one
+// layer, unless ref was marked with SetUnpullable.
+func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(runtime.PullEvent)) error {
+	r.mu.Lock()
+	if err := r.begin(MethodPullImage, "pull "+ref); err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if r.missing[ref] {
+		r.mu.Unlock()
+		return fmt.Errorf("pull image %s: %w", ref, runtime.ErrImageNotFound)
+	}
+	r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if fn != nil {
+		fn(runtime.PullEvent{Image: ref, ID: "layer0", Status: "Pulling fs layer"})
+		fn(runtime.PullEvent{Image: ref, ID: "layer0", Status: "Pull complete", Current: 1, Total: 1})
+	}
+	r.mu.Lock()
+	r.images[ref] = true
+	r.mu.Unlock()
+	return nil
+}
+
+// RunOnce checks the spec as CreateContainer does, then returns the result of the function set
+// with SetRunOnce; it leaves no container behind.
+func (r *Runtime) RunOnce(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
+	r.mu.Lock()
+	name := spec.Name
+	if name == "" {
+		name = spec.Image
+	}
+	if err := r.begin(MethodRunOnce, "run "+name); err != nil {
+		r.mu.Unlock()
+		return "", err
+	}
+	id, err := r.create(spec)
+	if err != nil {
+		r.mu.Unlock()
+		return "", err
+	}
+	c := r.containers[id]
+	if err := r.start(c); err != nil {
+		delete(r.containers, id)
+		r.mu.Unlock()
+		return "", err
+	}
+	delete(r.containers, id)
+	fn := r.runOnce
+	r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if fn == nil {
+		return "", nil
+	}
+	out, code := fn(spec)
+	if code != 0 {
+		return out, fmt.Errorf("helper container %s exited with code %d: %s", name, code, strings.TrimSpace(out))
+	}
+	return out, nil
+}
+
+// BuildImage records the build context and makes tag present. The context must include
+// "Dockerfile".
+func (r *Runtime) BuildImage(ctx context.Context, tag string, files map[string][]byte, labels map[string]string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodBuildImage, "build "+tag); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, ok := files["Dockerfile"]; !ok {
+		return errors.New("build image " + tag + ": the build context has no Dockerfile")
+	}
+	copied := make(map[string][]byte, len(files))
+	for k, v := range files {
+		copied[k] = slices.Clone(v)
+	}
+	r.built[tag] = copied
+	r.images[tag] = true
+	return nil
+}
+
+// Close records the call; the fake keeps working afterwards.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	return r.begin(MethodClose, "close")
+}
