@@ -58,6 +58,17 @@ func (s *Source) At(path string) Pos {
 	return Pos{1, 1}
 }
 
+// AtKey returns the position of the key of the field at path (for errors about the name itself),
+// falling back to At.
+func (s *Source) AtKey(path string) Pos {
+	if s != nil {
+		if p, ok := s.keys[path]; ok {
+			return p
+		}
+	}
+	return s.At(path)
+}
+
 // IsSet reports whether the user wrote the field at path.
 func (s *Source) IsSet(path string) bool { return s != nil && s.set[path] }
 
@@ -158,6 +169,9 @@ func firstCol(data []byte, line int) int {
 	lines := bytes.Split(data, []byte("\n"))
 	if line-1 < len(lines) && line > 0 {
 		l := lines[line-1]
+		if i := bytes.IndexByte(l, '\t'); i >= 0 {
+			return i + 1 // a tab is the usual culprit
+		}
 		return len(l) - len(bytes.TrimLeft(l, " \t")) + 1
 	}
 	return 1
@@ -246,6 +260,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				continue
 			}
 			seen[key] = true
+			d.src.keys[path+"."+key] = Pos{k.Line, k.Column}
 			ev := reflect.New(v.Type().Elem()).Elem()
 			d.decode(val, ev, path+"."+key)
 			m.SetMapIndex(reflect.ValueOf(key), ev)

@@ -32,7 +32,15 @@ type validator struct {
 }
 
 func (v *validator) add(path, msg, hint string) {
-	p := v.src.At(path)
+	v.addAt(v.src.At(path), path, msg, hint)
+}
+
+// addKey reports a problem with a field's name rather than its value.
+func (v *validator) addKey(path, msg, hint string) {
+	v.addAt(v.src.AtKey(path), path, msg, hint)
+}
+
+func (v *validator) addAt(p Pos, path, msg, hint string) {
 	file := ""
 	if v.src != nil {
 		file = v.src.File
@@ -202,9 +210,9 @@ func (v *validator) targets(s *Spec) {
 			lp := p + ".labels." + k
 			switch {
 			case !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__"):
-				v.add(lp, fmt.Sprintf("invalid label name %q", k), "label names are letters, digits and _, not starting with a digit or __")
+				v.addKey(lp, fmt.Sprintf("invalid label name %q", k), "label names are letters, digits and _, not starting with a digit or __")
 			case contains(ReservedLabels, k):
-				v.add(lp, fmt.Sprintf("label %q is set by llmmon", k), "choose another name; reserved: "+strings.Join(ReservedLabels, ", "))
+				v.addKey(lp, fmt.Sprintf("label %q is set by llmmon", k), "choose another name; reserved: "+strings.Join(ReservedLabels, ", "))
 			}
 		}
 	}

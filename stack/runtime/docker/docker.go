@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -157,7 +156,7 @@ func hasNvidia(info system.Info) bool {
 			continue
 		}
 		for _, e := range entries {
-			if strings.Contains(strings.ToLower(filepath.Base(e.Name())), "nvidia") {
+			if strings.Contains(strings.ToLower(e.Name()), "nvidia") {
 				return true
 			}
 		}

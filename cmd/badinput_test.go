@@ -1,0 +1,143 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+var wantRe = regexp.MustCompile(`^# want: (\d+):(\d+) (.*)$`)
+
+// TestBadSpecCorpus: every spec in stack/spec/testdata/invalid exits 2 with a message that
+// points at the line and column its first line names, and says what its first line says.
+func TestBadSpecCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../stack/spec/testdata/invalid/*.yaml")
+	if len(files) < 30 {
+		t.Fatalf("want at least 30 invalid specs, found %d", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, _ := os.ReadFile(f)
+			first, _, _ := strings.Cut(string(data), "\n")
+			m := wantRe.FindStringSubmatch(first)
+			if m == nil {
+				t.Fatalf("first line must be `# want: LINE:COL text`, got %q", first)
+			}
+			code, stdout, stderr := runCLI(t, "validate", "--offline", "-f", f)
+			if code != ExitBadInput {
+				t.Fatalf("exit code %d, want 2\n%s%s", code, stdout, stderr)
+			}
+			place := fmt.Sprintf("%s:%s:%s:", f, m[1], m[2])
+			if !strings.Contains(stderr, place) {
+				t.Errorf("message does not point at %s:\n%s", place, stderr)
+			}
+			if !strings.Contains(stderr, m[3]) {
+				t.Errorf("message does not say %q:\n%s", m[3], stderr)
+			}
+		})
+	}
+}
+
+// TestBadSpecGenerated covers inputs that are not committed as files: an empty file, binary
+// garbage, a multi-megabyte file, a missing file.
+func TestBadSpecGenerated(t *testing.T) {
+	dir := t.TempDir()
+	garbage := make([]byte, 4096)
+	for i := range garbage {
+		garbage[i] = byte(i*7 + i/13)
+	}
+	huge := bytes.Repeat([]byte("# padding line of a far too large spec file\n"), 100000)
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty.yaml", nil, "1:1: the spec file is empty"},
+		{"garbage.bin", garbage, "binary data at byte 0"},
+		{"huge.yaml", huge, "MiB; a spec is a few kilobytes"},
+		{"nul.yaml", []byte("name: a\nbind: 127.0.0.1\x00\n"), "2:16: binary data"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, c.name)
+			os.WriteFile(p, c.data, 0o644)
+			code, _, stderr := runCLI(t, "validate", "--offline", "-f", p)
+			if code != ExitBadInput || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d, want 2 and %q in:\n%s", code, c.want, stderr)
+			}
+		})
+	}
+	code, _, stderr := runCLI(t, "validate", "-f", filepath.Join(dir, "absent.yaml"))
+	if code != ExitBadInput || !strings.Contains(stderr, "no such file") {
+		t.Fatalf("missing file: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestAllErrorsAtOnce: several problems in one file are all reported, in file order.
+func TestAllErrorsAtOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "multi.yaml")
+	os.WriteFile(p, []byte("targts: []\nlanguage: fr\ntargets:\n  - name: a\n    engine: vlm\n    url: ftp://x\n"), 0o644)
+	code, _, stderr := runCLI(t, "validate", "--offline", "-f", p)
+	if code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{":1:1: targts", ":2:11: language", ":5:13: targets[0].engine", ":6:10: targets[0].url", "4 problem(s)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("missing %q in:\n%s", want, stderr)
+		}
+	}
+}
+
+// TestSecretsNeverEchoed: a bad secret value is reported without its value.
+func TestSecretsNeverEchoed(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(p, []byte("notify:\n  receivers:\n    - name: dt\n      dingtalk:\n        url: https://oapi.dingtalk.com/robot/send?access_token=TOPSECRETTOKEN\n        secret: NOTSECPREFIXED-HUSH\n"), 0o644)
+	code, stdout, stderr := runCLI(t, "validate", "--offline", "-f", p)
+	if code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(stdout+stderr, "HUSH") || strings.Contains(stdout+stderr, "TOPSECRETTOKEN") {
+		t.Fatalf("secret echoed:\n%s", stderr)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	if code, _, _ := runCLI(t, "render"); code != ExitBadInput {
+		t.Errorf("render without -o: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "validate", "--no-such-flag"); code != ExitBadInput {
+		t.Errorf("unknown flag: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "validate", "extra"); code != ExitBadInput {
+		t.Errorf("extra argument: exit %d", code)
+	}
+}
+
+func TestRenderExample(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runCLI(t, "render", "--offline", "--compose", "-f", "../examples/llmmon.yaml", "-o", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, f := range []string{"prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "docker-compose.yml", "grafana/provisioning/datasources/llmmon.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	code, out, _ := runCLI(t, "schema")
+	if code != 0 || !strings.Contains(out, `"scrape_interval"`) || !strings.Contains(out, "Inference engine") {
+		t.Fatalf("schema: exit %d", code)
+	}
+}

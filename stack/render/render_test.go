@@ -1,0 +1,188 @@
+package render_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/llmmon/llmmon/dashboards"
+	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/rules"
+	"github.com/llmmon/llmmon/stack/check"
+	"github.com/llmmon/llmmon/stack/render"
+	"github.com/llmmon/llmmon/stack/spec"
+	"github.com/llmmon/llmmon/templates"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var assets = render.Assets{Rules: rules.FS, Templates: templates.FS, Dashboards: dashboards.FS}
+
+func env(k string) (string, bool) {
+	// A fixed environment, so that golden files do not depend on the caller's.
+	return map[string]string{}[k], false
+}
+
+func load(t *testing.T, name string) *spec.Spec {
+	t.Helper()
+	s, _, err := spec.Load(filepath.Join("testdata", "specs", name+".yaml"), env)
+	if err != nil {
+		t.Fatalf("load %s: %v", name, err)
+	}
+	s.DataDir = "/data" // not part of the bundle, but keep the spec host-independent
+	return s
+}
+
+func renderCase(t *testing.T, name string) *render.Bundle {
+	t.Helper()
+	s := load(t, name)
+	b, err := render.Render(s, assets, render.Options{GPU: s.GPU == "on"})
+	if err != nil {
+		t.Fatalf("render %s: %v", name, err)
+	}
+	return b
+}
+
+var cases = []string{"minimal", "example", "zh-overrides"}
+
+// TestGolden compares every rendered file with testdata/golden/CASE; go test -update rewrites them.
+func TestGolden(t *testing.T) {
+	for _, name := range cases {
+		t.Run(name, func(t *testing.T) {
+			b := renderCase(t, name)
+			dir := filepath.Join("testdata", "golden", name)
+			if *update {
+				os.RemoveAll(dir)
+				if err := b.Write(dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			seen := map[string]bool{}
+			for _, p := range b.Paths() {
+				seen[p] = true
+				want, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+				if err != nil {
+					t.Errorf("%s: no golden file (run go test ./stack/render -update): %v", p, err)
+					continue
+				}
+				if !bytes.Equal(want, b.Files[p].Data) {
+					t.Errorf("%s differs from its golden file; run `go test ./stack/render -update` and review the diff", p)
+				}
+			}
+			filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(dir, path)
+					if !seen[filepath.ToSlash(rel)] {
+						t.Errorf("golden file %s is no longer rendered", rel)
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestDeterministic renders the same spec many times and compares bytes.
+func TestDeterministic(t *testing.T) {
+	for _, name := range cases {
+		first := renderCase(t, name)
+		for i := 0; i < 50; i++ {
+			b := renderCase(t, name)
+			if b.Hash("") != first.Hash("") {
+				t.Fatalf("%s: render %d differs from the first", name, i)
+			}
+		}
+	}
+}
+
+// TestSecretsAreSeparateAndPrivate: secret values never appear in alertmanager.yml or any
+// world-readable file, and the secret files are 0600.
+func TestSecretsAreSeparateAndPrivate(t *testing.T) {
+	b := renderCase(t, "zh-overrides")
+	for _, secret := range []string{"pw", "s3cr3t"} {
+		for p, f := range b.Files {
+			if f.Mode&0o077 != 0 && bytes.Contains(f.Data, []byte(": "+secret)) {
+				t.Errorf("secret %q appears in world-readable %s", secret, p)
+			}
+		}
+	}
+	secrets := b.Under("alertmanager/secrets/")
+	if len(secrets) != 2 {
+		t.Fatalf("want 2 secret files, got %d", len(secrets))
+	}
+	for n, f := range secrets {
+		if f.Mode != 0o600 {
+			t.Errorf("%s has mode %o, want 600", n, f.Mode)
+		}
+	}
+	dir := t.TempDir()
+	if err := b.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "alertmanager", "secrets", "mail-smtp-password"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("written secret: %v %v", st.Mode(), err)
+	}
+}
+
+// TestBundlesPassUpstreamParsers runs llmmon's own check (Prometheus' parser, Alertmanager's
+// config package) on every case.
+func TestBundlesPassUpstreamParsers(t *testing.T) {
+	for _, name := range cases {
+		if err := check.Bundle(renderCase(t, name)); err != nil {
+			t.Errorf("%s:\n%v", name, err)
+		}
+	}
+}
+
+// TestPromtoolAndAmtool runs the real promtool and amtool on every golden bundle.
+func TestPromtoolAndAmtool(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool")
+	amtool := testenv.Tool(t, "amtool")
+	for _, name := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := renderCase(t, name).Write(dir); err != nil {
+				t.Fatal(err)
+			}
+			// prometheus.yml refers to its files by their path in the container; point them here.
+			cfg, _ := os.ReadFile(filepath.Join(dir, "prometheus", "prometheus.yml"))
+			cfg = bytes.ReplaceAll(cfg, []byte(render.PromConfigDir+"/"), []byte(filepath.Join(dir, "prometheus")+"/"))
+			os.WriteFile(filepath.Join(dir, "prometheus", "prometheus.yml"), cfg, 0o644)
+			run(t, promtool, "check", "config", filepath.Join(dir, "prometheus", "prometheus.yml"))
+			ruleFiles, _ := filepath.Glob(filepath.Join(dir, "prometheus", "rules", "*.yml"))
+			run(t, promtool, append([]string{"check", "rules"}, ruleFiles...)...)
+			am, _ := os.ReadFile(filepath.Join(dir, "alertmanager", "alertmanager.yml"))
+			am = bytes.ReplaceAll(am, []byte(render.AMConfigDir+"/"), []byte(filepath.Join(dir, "alertmanager")+"/"))
+			os.WriteFile(filepath.Join(dir, "alertmanager", "alertmanager.yml"), am, 0o644)
+			run(t, amtool, "check-config", filepath.Join(dir, "alertmanager", "alertmanager.yml"))
+		})
+	}
+}
+
+func run(t *testing.T, bin string, args ...string) {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil || bytes.Contains(out, []byte("FAILED")) {
+		t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+}
+
+// TestEveryAlertLinksToAPanel: each alert's dashboard annotation points at an existing panel.
+func TestEveryAlertLinksToAPanel(t *testing.T) {
+	b := renderCase(t, "zh-overrides")
+	for p, f := range b.Under("prometheus/rules/") {
+		if p == "records.yml" {
+			continue
+		}
+		for _, line := range strings.Split(string(f.Data), "\n") {
+			if strings.Contains(line, "dashboard:") && !strings.Contains(line, "/d/llmmon-") {
+				t.Errorf("%s: bad dashboard link %q", p, line)
+			}
+		}
+	}
+}
