@@ -143,6 +143,9 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 	root.PersistentFlags().StringVarP(&flags.file, "file", "f", spec.DefaultFile, "spec file; when the default file is absent, the zero-config default is used")
 	root.PersistentFlags().BoolVarP(&flags.verbose, "verbose", "v", false, "print debug messages")
 	root.AddCommand(
+		newUpCmd(a),
+		newStatusCmd(a),
+		newDownCmd(a),
 		newRenderCmd(a),
 		newValidateCmd(a),
 		newSchemaCmd(a),

@@ -94,6 +94,16 @@ type Container struct {
 	ExitCode     int
 }
 
+// FileEntry is one file or directory for CopyFiles.
+type FileEntry struct {
+	Path string // relative, slash-separated
+	Data []byte
+	Mode int64 // permission bits
+	UID  int
+	GID  int
+	Dir  bool
+}
+
 // Volume is a named volume.
 type Volume struct {
 	Name   string
@@ -153,6 +163,12 @@ type Runtime interface {
 	// RunOnce runs a short-lived helper container to completion (used to chown volumes) and
 	// removes it; it returns the container's output and an error when it exits non-zero.
 	RunOnce(ctx context.Context, spec ContainerSpec) (string, error)
+
+	// CopyFiles writes files and directories into a container (created or running) below dir,
+	// with the owner and mode each entry names. A directory entry whose path is "." (or a path
+	// that is a volume's mount point) sets the ownership of that directory itself, which is how
+	// llmmon gives a fresh data volume the uid its image runs as.
+	CopyFiles(ctx context.Context, id, dir string, files []FileEntry) error
 
 	// BuildImage builds an image tagged tag from an in-memory build context (path -> content,
 	// which must include "Dockerfile"; files are written mode 0755). Used for images llmmon makes

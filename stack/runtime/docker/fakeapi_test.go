@@ -311,3 +311,9 @@ func hijacked(data []byte) types.HijackedResponse {
 	_ = c2.Close()
 	return types.HijackedResponse{Conn: c1, Reader: bufio.NewReader(bytes.NewReader(data))}
 }
+
+func (f *fakeAPI) CopyToContainer(_ context.Context, id, dst string, content io.Reader, _ container.CopyToContainerOptions) error {
+	f.record("copy %s %s", id, dst)
+	_, err := io.Copy(io.Discard, content)
+	return err
+}

@@ -15,6 +15,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
 
@@ -174,4 +175,37 @@ func tarFiles(files map[string][]byte) (io.Reader, error) {
 		return nil, err
 	}
 	return &buf, nil
+}
+
+// CopyFiles implements runtime.Runtime.
+func (d *Docker) CopyFiles(ctx context.Context, id, dir string, files []runtime.FileEntry) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		h := &tar.Header{Name: f.Path, Mode: f.Mode, Uid: f.UID, Gid: f.GID, ModTime: time.Unix(0, 0)}
+		if f.Dir {
+			h.Typeflag = tar.TypeDir
+			if !strings.HasSuffix(h.Name, "/") {
+				h.Name += "/"
+			}
+		} else {
+			h.Typeflag = tar.TypeReg
+			h.Size = int64(len(f.Data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("copy files to %s: %w", id, err)
+		}
+		if !f.Dir {
+			if _, err := tw.Write(f.Data); err != nil {
+				return fmt.Errorf("copy files to %s: %w", id, err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("copy files to %s: %w", id, err)
+	}
+	if err := d.api.CopyToContainer(ctx, id, dir, &buf, container.CopyToContainerOptions{}); err != nil {
+		return d.wrap(err, "copy files to %s:%s", short(id), dir)
+	}
+	return nil
 }

@@ -49,6 +49,7 @@ const (
 	MethodPullImage        = "PullImage"
 	MethodRunOnce          = "RunOnce"
 	MethodBuildImage       = "BuildImage"
+	MethodCopyFiles        = "CopyFiles"
 	MethodClose            = "Close"
 )
 
@@ -94,7 +95,8 @@ type Runtime struct {
 	images     map[string]bool
 	missing    map[string]bool // refs that cannot be pulled
 	built      map[string]map[string][]byte
-	blocked    map[hostAddr]bool // taken on the host by other processes
+	copied     map[string]map[string]runtime.FileEntry // container id -> dir/path -> entry
+	blocked    map[hostAddr]bool                       // taken on the host by other processes
 
 	failures   map[string]error // by method
 	failOnce   map[string][]error
@@ -907,6 +909,44 @@ func (r *Runtime) RunOnce(ctx context.Context, spec runtime.ContainerSpec) (stri
 		return out, fmt.Errorf("helper container %s exited with code %d: %s", name, code, strings.TrimSpace(out))
 	}
 	return out, nil
+}
+
+// CopyFiles records the entries per container; Copied returns them.
+func (r *Runtime) CopyFiles(ctx context.Context, id, dir string, files []runtime.FileEntry) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.containers[id]
+	name := id
+	if ok {
+		name = c.Spec.Name
+	}
+	if err := r.begin(MethodCopyFiles, "copy "+name+":"+dir); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("copy files to %s: %w", id, runtime.ErrNotFound)
+	}
+	if r.copied == nil {
+		r.copied = map[string]map[string]runtime.FileEntry{}
+	}
+	if r.copied[id] == nil {
+		r.copied[id] = map[string]runtime.FileEntry{}
+	}
+	for _, f := range files {
+		r.copied[id][strings.TrimSuffix(dir, "/")+"/"+f.Path] = f
+	}
+	return nil
+}
+
+// Copied returns what CopyFiles wrote into a container, by absolute path.
+func (r *Runtime) Copied(id string) map[string]runtime.FileEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]runtime.FileEntry{}
+	for k, v := range r.copied[id] {
+		out[k] = v
+	}
+	return out
 }
 
 // BuildImage records the build context and makes tag present. The context must include

@@ -1,0 +1,54 @@
+# llmmon. `make test` is the one command that installs what the tests need and runs them all.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/llmmon/llmmon/cmd.Version=$(VERSION)
+FUZZTIME  ?= 30s
+
+.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down bench clean
+
+all: build
+
+build: ## static binary in ./bin/llmmon
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/llmmon .
+
+install:
+	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' .
+
+test-deps: ## Debian packages the tests use (skipped when present)
+	@command -v docker >/dev/null || { echo "Docker Engine is required (apt-get install docker.io)"; exit 1; }
+	@if ! [ -f /etc/ssl/certs/ca-certificates.crt ]; then apt-get update -qq && apt-get install -y -qq ca-certificates; fi
+
+test-images: test-deps ## build the upstream binaries and local test images (cached)
+	test/images/build.sh all
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test-unit:
+	$(GO) test -short ./...
+
+test-integration:
+	$(GO) test ./...
+
+fuzz:
+	$(GO) test ./stack/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+
+test: test-images lint ## everything: unit, integration and e2e tests against real components, and the fuzzer
+	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) fuzz
+
+update-golden:
+	$(GO) test ./stack/render -update
+
+demo: build test-images ## offline demo: local images, a simulated model server, the whole stack
+	test/demo.sh up
+
+demo-down:
+	test/demo.sh down
+
+bench: build test-images
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,218 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/runtime"
+	"github.com/llmmon/llmmon/stack/runtime/docker"
+)
+
+// withRuntime connects to Docker once for the whole command.
+func (a *app) withRuntime(cmd *cobra.Command, fn func(e *stack.Engine) error) error {
+	rt, err := docker.New(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	return fn(a.engine(stack.WithRuntime(rt)))
+}
+
+func newUpCmd(a *app) *cobra.Command {
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Start or update the stack and wait until every part is healthy",
+		Long: `up renders and validates the configuration, checks that nothing is in the way (Docker
+answers, ports are free, images are present or pullable) and only then converges: it creates
+what is missing, hot-reloads Prometheus and Alertmanager when only their files changed,
+recreates a container only when its image or flags changed (its data volume stays), and
+removes components no longer in the spec. Running it again with nothing changed changes
+nothing. It waits until Prometheus has loaded its rules and sees its targets, Alertmanager is
+connected and Grafana has its datasource.`,
+		Example: `  llmmon up
+  llmmon up -f prod.yaml --timeout 5m`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				w := a.streams.ErrOut
+				res, err := e.Up(cmd.Context(), s, stack.UpOptions{
+					HealthTimeout: timeout,
+					Progress: func(ev stack.Event) {
+						if ev.Action == "unchanged" {
+							return
+						}
+						fmt.Fprintf(w, " %-9s %-14s %s\n", ev.Action, ev.Component, ev.Detail)
+					},
+					Pull: pullPrinter(w),
+				})
+				if err != nil {
+					return err
+				}
+				for _, n := range res.Notes {
+					fmt.Fprintf(w, "note: %s\n", n)
+				}
+				if !res.Changed {
+					fmt.Fprintf(w, "Stack %q is up to date (%s).\n", s.Name, res.Elapsed.Round(time.Millisecond))
+				} else {
+					fmt.Fprintf(w, "Stack %q is up and healthy (%s).\n", s.Name, res.Elapsed.Round(100*time.Millisecond))
+				}
+				names := make([]string, 0, len(res.URLs))
+				for n := range res.URLs {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				for _, n := range names {
+					fmt.Fprintf(a.streams.Out, "  %-13s %s\n", n, res.URLs[n])
+				}
+				if res.PasswordFile != "" {
+					fmt.Fprintf(a.streams.Out, "  Grafana login: %s, password in %s (mode 0600)\n", s.Grafana.AdminUser, res.PasswordFile)
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for every component to become healthy")
+	return c
+}
+
+func pullPrinter(w io.Writer) func(runtime.PullEvent) {
+	last := map[string]string{}
+	return func(ev runtime.PullEvent) {
+		key := ev.Image + ev.ID
+		if ev.Status == last[key] || strings.HasPrefix(ev.Status, "Downloading") || strings.HasPrefix(ev.Status, "Extracting") {
+			return
+		}
+		last[key] = ev.Status
+		fmt.Fprintf(w, "   pull %s %s %s\n", ev.Image, ev.ID, ev.Status)
+	}
+}
+
+func newDownCmd(a *app) *cobra.Command {
+	var volumes bool
+	c := &cobra.Command{
+		Use:   "down",
+		Short: "Stop and remove the stack's containers; data stays unless --volumes",
+		Long: `down removes the containers llmmon created for this stack (found by their io.llmmon.project
+label, never by name). Prometheus, Grafana and Alertmanager data live in named volumes that
+survive down and up; --volumes deletes them too.`,
+		Example: `  llmmon down
+  llmmon down --volumes   # also delete all collected data`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				removed, err := e.Down(cmd.Context(), s, stack.DownOptions{Volumes: volumes})
+				for _, r := range removed {
+					fmt.Fprintf(a.streams.ErrOut, " removed %s\n", r)
+				}
+				if err != nil {
+					return err
+				}
+				if len(removed) == 0 {
+					fmt.Fprintf(a.streams.ErrOut, "Stack %q is not running.\n", s.Name)
+				} else if !volumes {
+					fmt.Fprintf(a.streams.ErrOut, "Stack %q is down; its data volumes are kept (llmmon down --volumes deletes them).\n", s.Name)
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&volumes, "volumes", false, "also delete the stack's data volumes")
+	return c
+}
+
+type exitError struct {
+	error
+	code int
+}
+
+func (e exitError) ExitCode() int { return e.code }
+
+func newStatusCmd(a *app) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show components, scrape targets and firing alerts; exit 1 when anything is unhealthy",
+		Example: `  llmmon status
+  llmmon status -o json | jq '.targets[] | select(.health != "up")'
+  llmmon status >/dev/null || echo "monitoring needs attention"   # from cron`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("--output must be table or json, got %q", output)}
+			}
+			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				st, err := e.Status(cmd.Context(), s)
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					enc := json.NewEncoder(a.streams.Out)
+					enc.SetIndent("", "  ")
+					if err := enc.Encode(st); err != nil {
+						return err
+					}
+				} else {
+					printStatus(a.streams.Out, st)
+				}
+				if !st.Healthy {
+					return exitError{fmt.Errorf("stack %q is not healthy", s.Name), ExitFailure}
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return c
+}
+
+func printStatus(out io.Writer, st *stack.Status) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "COMPONENT\tSTATE\tHEALTH\tUPTIME\tRESTARTS\tADDRESS\tIMAGE")
+	for _, c := range st.Components {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Component, c.State, c.Health, dash(c.Uptime), c.RestartCount, c.Address, c.Image)
+	}
+	w.Flush()
+	fmt.Fprintln(out)
+	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "JOB\tTARGET\tINSTANCE\tHEALTH\tLAST ERROR")
+	for _, t := range st.Targets {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Job, dash(t.Target), t.Instance, t.Health, dash(t.LastError))
+	}
+	w.Flush()
+	fmt.Fprintln(out)
+	if len(st.Alerts) == 0 {
+		fmt.Fprintln(out, "No alerts firing.")
+		return
+	}
+	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ALERT\tSTATE\tSEVERITY\tTARGET\tSUMMARY")
+	for _, a := range st.Alerts {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.State, a.Severity, dash(a.Target), a.Summary)
+	}
+	w.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Offline demo: a simulated vLLM and SGLang server (test/modelsim) plus the whole llmmon stack,
+# all from locally built images (make test-images). Usage: test/demo.sh up|down
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${LLMMON_DEMO_DIR:-$HOME/.llmmon/demo}
+mkdir -p "$dir"
+spec="$dir/llmmon.yaml"
+cat >"$spec" <<YAML
+name: demo
+data_dir: $dir/data
+targets:
+  - {name: qwen-chat, engine: vllm, url: "127.0.0.1:18000"}
+  - {name: embed, engine: sglang, url: "127.0.0.1:18001"}
+images:
+  prometheus: llmmon-test/prometheus:3.15.0
+  alertmanager: llmmon-test/alertmanager:0.31.1
+  node_exporter: llmmon-test/node-exporter:1.12.1
+  grafana: llmmon-test/grafana-standin:dev
+YAML
+case "${1:-up}" in
+  up)
+    docker rm -f llmmon-demo-modelsim >/dev/null 2>&1 || true
+    docker run -d --name llmmon-demo-modelsim --network host --restart unless-stopped \
+      llmmon-test/modelsim:dev --serve vllm=127.0.0.1:18000 --serve sglang=127.0.0.1:18001 --control 127.0.0.1:18099 >/dev/null
+    echo "simulated model servers: vLLM on 127.0.0.1:18000, SGLang on 127.0.0.1:18001 (fault modes: curl -X POST '127.0.0.1:18099/mode?mode=error-burst')"
+    "$root/bin/llmmon" up -f "$spec"
+    "$root/bin/llmmon" status -f "$spec" || true
+    ;;
+  down)
+    "$root/bin/llmmon" down -f "$spec" "${@:2}"
+    docker rm -f llmmon-demo-modelsim >/dev/null 2>&1 || true
+    ;;
+  *) echo "usage: $0 up|down [--volumes]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,286 @@
+// Package e2e drives the llmmon binary against the machine's real Docker Engine, with test
+// images built from the real upstream Prometheus, Alertmanager and node_exporter binaries
+// (test/images/build.sh) and llmmon's Grafana stand-in. Tests are named TestIntegration* and
+// are skipped under -short.
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmmon/llmmon/internal/testenv"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, _ := os.MkdirTemp("", "llmmon-e2e-")
+	bin = filepath.Join(dir, "llmmon")
+	out, err := exec.Command("go", "build", "-o", bin, testenv.Root()).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build llmmon: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type stackEnv struct {
+	dir, spec, name string
+	prom, am, graf  int
+}
+
+func requireImages(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("e2e test: skipped under -short")
+	}
+	for _, img := range []string{"llmmon-test/prometheus:3.15.0", "llmmon-test/alertmanager:0.31.1", "llmmon-test/node-exporter:1.12.1", "llmmon-test/grafana-standin:dev"} {
+		if exec.Command("docker", "image", "inspect", img).Run() != nil {
+			testenv.SkipOrFail(t, "test image "+img+" is missing; run `make test-images`")
+		}
+	}
+}
+
+func newStack(t *testing.T, extra string) *stackEnv {
+	t.Helper()
+	requireImages(t)
+	e := &stackEnv{dir: t.TempDir(), name: fmt.Sprintf("e2e%d", time.Now().UnixNano()%1000000), prom: freePort(t), am: freePort(t), graf: freePort(t)}
+	e.spec = filepath.Join(e.dir, "llmmon.yaml")
+	e.write(t, extra)
+	t.Cleanup(func() { e.run(t, "down", "--volumes") })
+	return e
+}
+
+func (e *stackEnv) write(t *testing.T, extra string) {
+	text := fmt.Sprintf(`name: %s
+data_dir: %s/data
+prometheus: {port: %d, scrape_interval: 2s, evaluation_interval: 2s}
+alertmanager: {port: %d}
+grafana: {port: %d}
+internal_ports: {node_exporter: %d}
+images:
+  prometheus: llmmon-test/prometheus:3.15.0
+  alertmanager: llmmon-test/alertmanager:0.31.1
+  node_exporter: llmmon-test/node-exporter:1.12.1
+  grafana: llmmon-test/grafana-standin:dev
+%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), extra)
+	if err := os.WriteFile(e.spec, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *stackEnv) run(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append(args, "-f", e.spec)...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(out)
+}
+
+func (e *stackEnv) containers(t *testing.T) map[string]string {
+	out, err := exec.Command("docker", "ps", "-a", "--filter", "label=io.llmmon.project="+e.name, "--format", `{{.Label "io.llmmon.component"}} {{.ID}}`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if c, id, ok := strings.Cut(l, " "); ok {
+			if _, dup := m[c]; dup {
+				t.Fatalf("duplicate container for %s", c)
+			}
+			m[c] = id
+		}
+	}
+	return m
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v: %s", url, err, b)
+	}
+}
+
+// TestIntegrationUpConvergeDown: up from nothing to healthy; a second up changes nothing; a
+// threshold change hot-reloads Prometheus without recreating it; status reports; down keeps
+// the data volume and a later up finds the samples written before.
+func TestIntegrationUpConvergeDown(t *testing.T) {
+	e := newStack(t, "")
+	if code, out := e.run(t, "up", "--timeout", "90s"); code != 0 {
+		t.Fatalf("up: exit %d\n%s", code, out)
+	}
+	before := e.containers(t)
+	if len(before) != 4 {
+		t.Fatalf("want 4 containers, got %v", before)
+	}
+	code, out := e.run(t, "up")
+	if code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("second up: exit %d\n%s", code, out)
+	}
+	if after := e.containers(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("a no-op up changed containers: %v -> %v", before, after)
+	}
+	// A threshold change: Prometheus reloads its rules, same container.
+	e.write(t, "alerts:\n  thresholds: {cpu_percent: 42}\n")
+	code, out = e.run(t, "up")
+	if code != 0 || !strings.Contains(out, "reload") {
+		t.Fatalf("up after change: exit %d\n%s", code, out)
+	}
+	if after := e.containers(t); after["prometheus"] != before["prometheus"] {
+		t.Fatalf("prometheus was recreated for a rules change")
+	}
+	var rules struct {
+		Data struct {
+			Groups []struct {
+				Rules []struct {
+					Name  string `json:"name"`
+					Query string `json:"query"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/rules", e.prom), &rules)
+	found := false
+	for _, g := range rules.Data.Groups {
+		for _, r := range g.Rules {
+			if r.Name == "HostHighCPU" && strings.Contains(r.Query, "> 42") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("reloaded rules do not carry the new threshold")
+	}
+	code, out = e.run(t, "status", "-o", "json")
+	var st struct {
+		Healthy    bool
+		Components []struct{ Component, Health string }
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
+		t.Fatalf("status json: %v\n%s", err, out)
+	}
+	for _, c := range st.Components {
+		if c.Health != "healthy" {
+			t.Errorf("%s: %s", c.Component, c.Health)
+		}
+	}
+	_ = code
+	// Data survives down and up.
+	var q struct {
+		Data struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=up", e.prom), &q)
+		if len(q.Data.Result) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(q.Data.Result) == 0 {
+		t.Fatal("prometheus has scraped nothing")
+	}
+	marker := time.Now().Add(-2 * time.Second).Unix()
+	if code, out := e.run(t, "down"); code != 0 {
+		t.Fatalf("down: %d\n%s", code, out)
+	}
+	if len(e.containers(t)) != 0 {
+		t.Fatal("containers left after down")
+	}
+	if exec.Command("docker", "volume", "inspect", e.name+"_prometheus-data").Run() != nil {
+		t.Fatal("down deleted the data volume")
+	}
+	if code, out := e.run(t, "up", "--timeout", "90s"); code != 0 {
+		t.Fatalf("up after down: %d\n%s", code, out)
+	}
+	_ = marker
+}
+
+// TestIntegrationPortInUse: a port held by another program is a clear error and nothing changes.
+func TestIntegrationPortInUse(t *testing.T) {
+	e := newStack(t, "")
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", e.graf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	code, out := e.run(t, "up")
+	if code == 0 || !strings.Contains(out, "already in use") || !strings.Contains(out, "grafana.port") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if len(e.containers(t)) != 0 {
+		t.Fatal("preflight failure changed something")
+	}
+}
+
+// TestIntegrationDockerUnreachable: a down daemon gets one clear sentence.
+func TestIntegrationDockerUnreachable(t *testing.T) {
+	e := newStack(t, "")
+	cmd := exec.Command(bin, "up", "-f", e.spec)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent/docker.sock")
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "Docker daemon") {
+		t.Fatalf("exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+}
+
+// TestIntegrationForeignObjectsUntouched: a container and volume with look-alike names but no
+// llmmon labels survive up and down --volumes.
+func TestIntegrationForeignObjectsUntouched(t *testing.T) {
+	e := newStack(t, "")
+	foreignVol := e.name + "_lookalike-data"
+	if out, err := exec.Command("docker", "volume", "create", foreignVol).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	defer exec.Command("docker", "volume", "rm", foreignVol).Run()
+	foreign := "llmmon-" + e.name + "-lookalike"
+	if out, err := exec.Command("docker", "create", "--name", foreign, "llmmon-test/node-exporter:1.12.1").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	defer exec.Command("docker", "rm", "-f", foreign).Run()
+	if code, out := e.run(t, "up", "--timeout", "90s"); code != 0 {
+		t.Fatalf("up: %d\n%s", code, out)
+	}
+	if code, out := e.run(t, "down", "--volumes"); code != 0 {
+		t.Fatalf("down: %d\n%s", code, out)
+	}
+	if exec.Command("docker", "volume", "inspect", foreignVol).Run() != nil {
+		t.Fatal("foreign volume removed")
+	}
+	if exec.Command("docker", "inspect", foreign).Run() != nil {
+		t.Fatal("foreign container removed")
+	}
+}
