@@ -67,7 +67,9 @@ func newStack(t *testing.T, extra string) *stackEnv {
 	e := &stackEnv{dir: t.TempDir(), name: fmt.Sprintf("e2e%d", time.Now().UnixNano()%1000000), prom: freePort(t), am: freePort(t), graf: freePort(t)}
 	e.spec = filepath.Join(e.dir, "llmmon.yaml")
 	e.write(t, extra)
-	t.Cleanup(func() { e.run(t, "down", "--volumes") })
+	if os.Getenv("LLMMON_E2E_KEEP") == "" {
+		t.Cleanup(func() { e.run(t, "down", "--volumes") })
+	}
 	return e
 }
 
@@ -196,24 +198,26 @@ func TestIntegrationUpConvergeDown(t *testing.T) {
 		}
 	}
 	_ = code
-	// Data survives down and up.
+	// Data survives down and up: find a moment with samples (scraping starts a few seconds
+	// after a reload, when service discovery settles), then restart the whole stack.
 	var q struct {
 		Data struct {
 			Result []json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	var marker int64
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=up", e.prom), &q)
-		if len(q.Data.Result) > 0 || time.Now().After(deadline) {
+		marker = time.Now().Add(-time.Second).Unix()
+		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, marker), &q)
+		if len(q.Data.Result) > 0 {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("prometheus has scraped nothing")
 		}
 		time.Sleep(time.Second)
 	}
-	if len(q.Data.Result) == 0 {
-		t.Fatal("prometheus has scraped nothing")
-	}
-	marker := time.Now().Add(-2 * time.Second).Unix()
 	if code, out := e.run(t, "down"); code != 0 {
 		t.Fatalf("down: %d\n%s", code, out)
 	}
@@ -226,7 +230,19 @@ func TestIntegrationUpConvergeDown(t *testing.T) {
 	if code, out := e.run(t, "up", "--timeout", "90s"); code != 0 {
 		t.Fatalf("up after down: %d\n%s", code, out)
 	}
-	_ = marker
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, marker), &q)
+		if len(q.Data.Result) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(q.Data.Result) == 0 {
+		resp, _ := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/query_range?query=count(up)&start=%d&end=%d&step=1", e.prom, marker-30, marker+30))
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("samples written before down (t=%d) are gone: %s", marker, b)
+	}
 }
 
 // TestIntegrationPortInUse: a port held by another program is a clear error and nothing changes.
