@@ -379,7 +379,14 @@ func (e *Engine) converge(ctx context.Context, s *spec.Spec, d desired, cur []ru
 			}
 			if c.Running {
 				if err := e.reload(ctx, d); err != nil {
-					return "", err
+					// A component that does not answer yet (a run of llmmon was killed just after
+					// starting it) or refuses the reload is recreated instead; its data stays in
+					// its volume and the new files are read at start.
+					e.log.Debug("reload failed, recreating", "component", d.c.Name, "error", err)
+					if err := e.rt.RemoveContainer(ctx, c.ID); err != nil {
+						return "", err
+					}
+					return "recreate", e.create(ctx, d)
 				}
 			}
 		}

@@ -68,5 +68,8 @@ func renderGrafanaProvisioning(b *Bundle, s *spec.Spec) error {
 		return err
 	}
 	b.add("grafana/provisioning/dashboards/llmmon.yaml", data)
+	// The imported dashboards' folder must exist from the start, or Grafana logs an error for
+	// its provider on every scan.
+	b.add("grafana/dashboards/"+ImportedDir+"/README.txt", []byte("Dashboards added with `llmmon import-dashboard` are kept here.\n"))
 	return nil
 }

@@ -300,3 +300,17 @@ func TestIntegrationForeignObjectsUntouched(t *testing.T) {
 		t.Fatal("foreign container removed")
 	}
 }
+
+func readFile(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, p, s string) {
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
