@@ -48,7 +48,7 @@ demo-down:
 	test/demo.sh down
 
 bench: build test-images
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
+	$(GO) run ./bench/stack -llmmon bin/llmmon
 
 clean:
 	rm -rf bin

@@ -65,10 +65,15 @@ image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 # build_image TAG DOCKERFILE_TEXT FILE...: a FROM scratch image, built from a temp context.
 build_image() {
   local tag=$1 df=$2; shift 2
-  if image_exists "$tag" && [ "${FORCE:-}" != 1 ]; then return; fi
+  # The image is rebuilt when its Dockerfile or any input file changes.
+  local sum; sum=$( { printf '%s' "$df"; for f in "$@"; do sha256sum <"$(readlink -f "${f%%=*}")"; done; } | sha256sum | cut -c1-16)
+  df="$df
+LABEL io.llmmon.test-image.inputs=$sum"
+  if [ "$(docker image inspect -f '{{index .Config.Labels "io.llmmon.test-image.inputs"}}' "$tag" 2>/dev/null)" = "$sum" ]; then return; fi
   log "building image $tag"
   local ctx; ctx=$(mktemp -d)
   for f in "$@"; do cp -L "${f%%=*}" "$ctx/${f##*=}"; done
+  mkdir -p "$ctx/empty"
   printf '%s\n' "$df" >"$ctx/Dockerfile"
   docker build -q -t "$tag" "$ctx" >/dev/null
   rm -rf "$ctx"
@@ -81,6 +86,7 @@ build_images() {
 COPY prometheus /bin/prometheus
 COPY promtool /bin/promtool
 COPY ca.crt /etc/ssl/certs/ca-certificates.crt
+COPY --chown=65534:65534 empty/ /prometheus/
 USER 65534:65534
 EXPOSE 9090
 WORKDIR /prometheus
@@ -90,6 +96,7 @@ CMD [\"--config.file=/etc/prometheus/prometheus.yml\", \"--storage.tsdb.path=/pr
   build_image "llmmon-test/alertmanager:$AM_VERSION" "FROM scratch
 COPY alertmanager /bin/alertmanager
 COPY ca.crt /etc/ssl/certs/ca-certificates.crt
+COPY --chown=65534:65534 empty/ /alertmanager/
 USER 65534:65534
 EXPOSE 9093
 WORKDIR /alertmanager
@@ -105,12 +112,13 @@ ENTRYPOINT [\"/bin/node_exporter\"]" \
   # llmmon's own stand-ins and simulators, built from this repository.
   local gb; gb=$(mktemp -d)
   (cd "$root" && go build -trimpath -o "$gb/grafana-standin" ./test/grafana-standin && go build -trimpath -o "$gb/modelsim" ./test/modelsim)
-  FORCE=1 build_image "llmmon-test/grafana-standin:dev" "FROM scratch
+  build_image "llmmon-test/grafana-standin:dev" "FROM scratch
 COPY grafana-standin /bin/grafana-standin
+COPY --chown=472:0 empty/ /var/lib/grafana/
 USER 472:0
 EXPOSE 3000
 ENTRYPOINT [\"/bin/grafana-standin\"]" "$gb/grafana-standin=grafana-standin"
-  FORCE=1 build_image "llmmon-test/modelsim:dev" "FROM scratch
+  build_image "llmmon-test/modelsim:dev" "FROM scratch
 COPY modelsim /bin/modelsim
 EXPOSE 8000
 ENTRYPOINT [\"/bin/modelsim\"]" "$gb/modelsim=modelsim"
