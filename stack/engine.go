@@ -42,6 +42,9 @@ func WithVersion(v string) Option { return func(e *Engine) { e.version = v } }
 // WithGPUDetector replaces the host GPU detector (for tests).
 func WithGPUDetector(f func() (bool, string)) Option { return func(e *Engine) { e.gpu = f } }
 
+// WithHTTPClient replaces the client used for health checks and reloads (for tests).
+func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.http = c } }
+
 // New returns an engine over the given assets.
 func New(assets render.Assets, opts ...Option) *Engine {
 	e := &Engine{assets: assets, log: slog.New(slog.DiscardHandler), version: "dev", gpu: detect.GPU, http: &http.Client{Timeout: 3 * time.Second}}
