@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -87,7 +88,45 @@ connected and Grafana has its datasource.`,
 	return c
 }
 
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// pullPrinter shows pull progress: one redrawn progress bar per image on a terminal, plain
+// status lines otherwise (logs, CI).
 func pullPrinter(w io.Writer) func(runtime.PullEvent) {
+	if isTerminal(w) {
+		type layer struct{ cur, total int64 }
+		layers := map[string]map[string]layer{}
+		return func(ev runtime.PullEvent) {
+			if layers[ev.Image] == nil {
+				layers[ev.Image] = map[string]layer{}
+			}
+			if ev.ID != "" && ev.Total > 0 {
+				layers[ev.Image][ev.ID] = layer{ev.Current, ev.Total}
+			}
+			var cur, total int64
+			for _, l := range layers[ev.Image] {
+				cur += l.cur
+				total += l.total
+			}
+			pct := 0
+			if total > 0 {
+				pct = int(cur * 100 / total)
+			}
+			bar := strings.Repeat("#", pct/4) + strings.Repeat(" ", 25-pct/4)
+			fmt.Fprintf(w, "\r   pull %-40s [%s] %3d%% %s/%s", ev.Image, bar, pct, mib(cur), mib(total))
+			if strings.HasPrefix(ev.Status, "Status:") || strings.HasPrefix(ev.Status, "Digest:") {
+				fmt.Fprintln(w)
+			}
+		}
+	}
 	last := map[string]string{}
 	return func(ev runtime.PullEvent) {
 		key := ev.Image + ev.ID
@@ -98,6 +137,8 @@ func pullPrinter(w io.Writer) func(runtime.PullEvent) {
 		fmt.Fprintf(w, "   pull %s %s %s\n", ev.Image, ev.ID, ev.Status)
 	}
 }
+
+func mib(n int64) string { return fmt.Sprintf("%.0fMB", float64(n)/(1<<20)) }
 
 func newDownCmd(a *app) *cobra.Command {
 	var volumes bool
