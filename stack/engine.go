@@ -74,10 +74,12 @@ type Rendered struct {
 func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Rendered, error) {
 	res := &Rendered{}
 	s = e.resolveEngines(ctx, s, o, res)
-	switch s.GPU {
-	case "on":
+	switch {
+	case s.DCGMExporterAddress != "":
+		res.Notes = append(res.Notes, "GPU metrics come from the dcgm-exporter at "+s.DCGMExporterAddress)
+	case s.GPU == "on":
 		res.GPU = true
-	case "auto":
+	case s.GPU == "auto":
 		ok, why := e.gpu()
 		res.GPU = ok
 		if !ok {

@@ -232,7 +232,7 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 	if err != nil {
 		return nil, err
 	}
-	if s.GPU == "on" && !info.NvidiaRuntime {
+	if s.GPU == "on" && s.DCGMExporterAddress == "" && !info.NvidiaRuntime {
 		return nil, fmt.Errorf("%w: gpu: on, but the Docker daemon has no NVIDIA runtime; install the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker) or set gpu: auto", ErrPreflight)
 	}
 	if r.GPU && !info.NvidiaRuntime && s.GPU == "auto" {

@@ -53,7 +53,7 @@ func Components(s *spec.Spec, o Options) []Component {
 			Health:     "/metrics",
 		})
 	}
-	if o.GPU {
+	if o.GPU && s.DCGMExporterAddress == "" {
 		out = append(out, Component{
 			Name:   "dcgm-exporter",
 			Image:  s.Image("dcgm-exporter"),

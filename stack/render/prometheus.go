@@ -143,7 +143,9 @@ func renderPrometheus(b *Bundle, s *spec.Spec, o Options) error {
 	if *s.Host {
 		self = append(self, promScrapeJob{JobName: "node", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.NodeExporter)}}}})
 	}
-	if o.GPU {
+	if s.DCGMExporterAddress != "" {
+		self = append(self, promScrapeJob{JobName: "dcgm", StaticConfigs: []promStatic{{Targets: []string{s.DCGMExporterAddress}}}})
+	} else if o.GPU {
 		self = append(self, promScrapeJob{JobName: "dcgm", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter)}}}})
 	}
 	if o.Relay {

@@ -37,6 +37,9 @@ type Spec struct {
 	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 	// GPU monitoring with dcgm-exporter: auto (when an NVIDIA GPU and runtime are present), on, off.
 	GPU string `yaml:"gpu,omitempty" json:"gpu,omitempty"`
+	// Scrape a dcgm-exporter that already runs (host:port, e.g. the NVIDIA GPU Operator's)
+	// instead of starting one; GPU rules and dashboards are then on.
+	DCGMExporterAddress string `yaml:"dcgm_exporter_address,omitempty" json:"dcgm_exporter_address,omitempty"`
 	// Monitor this host with node-exporter (default true).
 	Host *bool `yaml:"host,omitempty" json:"host,omitempty"`
 	// Model services to scrape.

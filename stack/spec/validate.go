@@ -74,6 +74,11 @@ func (s *Spec) Validate(src *Source) error {
 	if s.GPU != "auto" && s.GPU != "on" && s.GPU != "off" {
 		v.add("gpu", fmt.Sprintf("gpu must be auto, on or off, got %q", s.GPU), "")
 	}
+	if a := s.DCGMExporterAddress; a != "" {
+		if h, port, err := net.SplitHostPort(a); err != nil || h == "" || port == "" {
+			v.add("dcgm_exporter_address", fmt.Sprintf("%q must be host:port", a), "e.g. 127.0.0.1:9400")
+		}
+	}
 	v.ports(s)
 	v.prometheus(s)
 	v.targets(s)
