@@ -13,11 +13,28 @@ import (
 )
 
 type amConfig struct {
-	Global       amGlobal     `yaml:"global"`
-	Templates    []string     `yaml:"templates"`
-	Route        amRoute      `yaml:"route"`
-	InhibitRules []amInhibit  `yaml:"inhibit_rules"`
-	Receivers    []amReceiver `yaml:"receivers"`
+	Global        amGlobal         `yaml:"global"`
+	TimeIntervals []amTimeInterval `yaml:"time_intervals,omitempty"`
+	Templates     []string         `yaml:"templates"`
+	Route         amRoute          `yaml:"route"`
+	InhibitRules  []amInhibit      `yaml:"inhibit_rules"`
+	Receivers     []amReceiver     `yaml:"receivers"`
+}
+
+type amTimeInterval struct {
+	Name          string       `yaml:"name"`
+	TimeIntervals []amInterval `yaml:"time_intervals"`
+}
+
+type amInterval struct {
+	Times    []amTimeRange `yaml:"times"`
+	Weekdays []string      `yaml:"weekdays"`
+	Location string        `yaml:"location"`
+}
+
+type amTimeRange struct {
+	StartTime string `yaml:"start_time"`
+	EndTime   string `yaml:"end_time"`
 }
 
 type amGlobal struct {
@@ -31,6 +48,7 @@ type amRoute struct {
 	GroupInterval  string    `yaml:"group_interval,omitempty"`
 	RepeatInterval string    `yaml:"repeat_interval,omitempty"`
 	Matchers       []string  `yaml:"matchers,omitempty"`
+	ActiveTimes    []string  `yaml:"active_time_intervals,omitempty"`
 	Continue       bool      `yaml:"continue,omitempty"`
 	Routes         []amRoute `yaml:"routes,omitempty"`
 }
@@ -96,6 +114,11 @@ type amWechat struct {
 	SendResolved  bool   `yaml:"send_resolved"`
 }
 
+// WorkingHoursInterval is the Alertmanager time interval of spec.alerts.working_hours.
+const WorkingHoursInterval = "llmmon-working-hours"
+
+var weekdayNames = map[string]string{"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday"}
+
 // NullReceiver catches alerts that no severity route sends anywhere.
 const NullReceiver = "llmmon-null"
 
@@ -148,8 +171,24 @@ func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) err
 		list []string
 	}{{"critical", s.Notify.Route.Critical}, {"warning", s.Notify.Route.Warning}, {"info", s.Notify.Route.Info}} {
 		for _, r := range sev.list {
-			cfg.Route.Routes = append(cfg.Route.Routes, amRoute{Receiver: r, Matchers: []string{fmt.Sprintf("severity=%q", sev.name)}, Continue: true})
+			if s.Alerts.WorkingHours == nil {
+				cfg.Route.Routes = append(cfg.Route.Routes, amRoute{Receiver: r, Matchers: []string{fmt.Sprintf("severity=%q", sev.name)}, Continue: true})
+				continue
+			}
+			// Alerts with the working-hours thresholds are notified only in working hours.
+			cfg.Route.Routes = append(cfg.Route.Routes,
+				amRoute{Receiver: r, Matchers: []string{fmt.Sprintf("severity=%q", sev.name), `hours="working"`}, ActiveTimes: []string{WorkingHoursInterval}, Continue: true},
+				amRoute{Receiver: r, Matchers: []string{fmt.Sprintf("severity=%q", sev.name), `hours!="working"`}, Continue: true})
 		}
+	}
+	if w := s.Alerts.WorkingHours; w != nil {
+		days := make([]string, len(w.Days))
+		for i, d := range w.Days {
+			days[i] = weekdayNames[strings.ToLower(d)]
+		}
+		cfg.TimeIntervals = []amTimeInterval{{Name: WorkingHoursInterval, TimeIntervals: []amInterval{{
+			Times: []amTimeRange{{StartTime: w.Start, EndTime: w.End}}, Weekdays: days, Location: s.Timezone,
+		}}}}
 	}
 	for _, r := range s.Notify.Receivers {
 		rc := amReceiver{Name: r.Name}

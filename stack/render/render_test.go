@@ -47,7 +47,7 @@ func renderCase(t *testing.T, name string) *render.Bundle {
 	return b
 }
 
-var cases = []string{"minimal", "example", "zh-overrides"}
+var cases = []string{"minimal", "example", "zh-overrides", "options"}
 
 // TestGolden compares every rendered file with testdata/golden/CASE; go test -update rewrites them.
 func TestGolden(t *testing.T) {

@@ -18,9 +18,10 @@ var engineKinds = []string{"vllm", "sglang", "tgi", "llamacpp", "triton", "lmdep
 
 // options shared by all engines.
 type engineOptions struct {
-	model      string
-	vllmLegacy bool
-	hostname   string
+	model        string
+	vllmLegacy   bool
+	sglangLegacy bool
+	hostname     string
 }
 
 func newEngine(kind string, reg *prometheus.Registry, o engineOptions) (engine, error) {
@@ -100,6 +101,8 @@ var (
 
 	sglangTTFTBuckets = []float64{0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400}
 	sglangITLBuckets  = []float64{0.002, 0.004, 0.006, 0.008, 0.010, 0.015, 0.020, 0.025, 0.030, 0.035, 0.040, 0.060, 0.080, 0.100, 0.200, 0.400, 0.600, 0.800, 1.000, 2.000, 4.000, 6.000, 8.000}
+	// Releases before inter_token_latency_seconds observed a per-request TPOT instead.
+	sglangTPOTBuckets = []float64{0.002, 0.005, 0.010, 0.020, 0.030, 0.040, 0.050, 0.060, 0.070, 0.080, 0.090, 0.100, 0.150, 0.200, 0.300, 0.400, 0.600, 0.800, 1.000, 2.000}
 	sglangE2EBuckets  = []float64{0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400, 600, 1200, 1800, 2400}
 
 	pythonDefaultBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0}
@@ -248,7 +251,7 @@ type sglangEngine struct {
 	running, queue, grammarQueue, tokenUsage, usedTokens, hitRate, genThroughput prometheus.Gauge
 	retracted, prompt, gen, cached, requests, aborted, structured                prometheus.Counter
 	realtime                                                                     *prometheus.CounterVec
-	ttft, itl, e2e, queueTime                                                    prometheus.Histogram
+	ttft, itl, tpot, e2e, queueTime                                              prometheus.Histogram
 	maxTokens                                                                    float64
 }
 
@@ -275,7 +278,11 @@ func newSGLang(reg *prometheus.Registry, o engineOptions) *sglangEngine {
 	e.aborted = tok.counter("sglang:num_aborted_requests_total", "Number of requests aborted.")
 	e.structured = tok.counter("sglang:num_so_requests_total", "Number of structured output requests processed.")
 	e.ttft = tok.hist("sglang:time_to_first_token_seconds", "Histogram of time to first token in seconds.", sglangTTFTBuckets)
-	e.itl = tok.hist("sglang:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", sglangITLBuckets)
+	if o.sglangLegacy {
+		e.tpot = tok.hist("sglang:time_per_output_token_seconds", "Histogram of time per output token in seconds.", sglangTPOTBuckets)
+	} else {
+		e.itl = tok.hist("sglang:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", sglangITLBuckets)
+	}
 	e.e2e = tok.hist("sglang:e2e_request_latency_seconds", "Histogram of End-to-end request latency in seconds", sglangE2EBuckets)
 	return e
 }
@@ -299,11 +306,16 @@ func (e *sglangEngine) update(ts *tickStats) {
 		e.ttft.Observe(r.queue + r.ttft)
 	}
 	e.gen.Add(float64(ts.genTokens))
-	for _, v := range ts.itl {
-		e.itl.Observe(v)
+	if e.itl != nil {
+		for _, v := range ts.itl {
+			e.itl.Observe(v)
+		}
 	}
 	for _, r := range ts.finished {
 		e.e2e.Observe(r.e2e)
+		if e.tpot != nil && r.out > 1 {
+			e.tpot.Observe(r.decodeTime() / float64(r.out-1))
+		}
 		if r.ok() {
 			e.requests.Inc()
 			if r.structOut {

@@ -5,12 +5,14 @@
 // names, types, labels, HELP strings and histogram buckets, in the Prometheus text format.
 //
 // Engines (each on its own listener): vllm (V1 names; --vllm-legacy serves the pre-0.11 names
-// vllm:gpu_cache_usage_perc and vllm:time_per_output_token_seconds instead), sglang, tgi,
-// llamacpp, triton (Triton core nv_inference_* and nv_gpu_* plus the TensorRT-LLM backend's
-// nv_trt_llm_*), lmdeploy, custom (a prometheus_client app: model_requests_total{model,status},
-// model_request_duration_seconds, model_tokens_per_second, gpu_memory_used_mb, cpu_usage_percent,
-// memory_usage_mb), dcgm (dcgm-exporter's default counters for two GPUs) and ollama (no /metrics
-// at all: GET / answers "Ollama is running").
+// vllm:gpu_cache_usage_perc and vllm:time_per_output_token_seconds instead), sglang
+// (--sglang-legacy serves older releases' per-request sglang:time_per_output_token_seconds
+// instead of sglang:inter_token_latency_seconds), tgi, llamacpp, triton (Triton core
+// nv_inference_* and nv_gpu_* plus the TensorRT-LLM backend's nv_trt_llm_*), lmdeploy, custom (a
+// prometheus_client app: model_requests_total{model,status}, model_request_duration_seconds,
+// model_tokens_per_second, gpu_memory_used_mb, cpu_usage_percent, memory_usage_mb), dcgm
+// (dcgm-exporter's default counters for two GPUs) and ollama (no /metrics at all: GET / answers
+// "Ollama is running").
 //
 // Every engine but ollama serves GET /metrics, GET /health and (LLM engines) GET /v1/models.
 //
@@ -37,10 +39,10 @@
 //
 // --serve ENGINE[=ADDR] (repeatable or comma-separated; without ADDR the engine's default port),
 // --mode MODE or ENGINE=MODE (repeatable or comma-separated, applied in order), --model, --rps,
-// --seed, --control ADDR ("off" disables it), --vllm-legacy, --tick, --hostname (dcgm's Hostname
-// label). Every flag can also be set with an environment variable MODELSIM_<FLAG> (for example
-// MODELSIM_SERVE="vllm=:8000,dcgm=:9400", MODELSIM_MODE="healthy,vllm=error-burst"); a flag on
-// the command line wins over the environment.
+// --seed, --control ADDR ("off" disables it), --vllm-legacy, --sglang-legacy, --tick, --hostname
+// (dcgm's Hostname label). Every flag can also be set with an environment variable
+// MODELSIM_<FLAG> (for example MODELSIM_SERVE="vllm=:8000,dcgm=:9400",
+// MODELSIM_MODE="healthy,vllm=error-burst"); a flag on the command line wins over the environment.
 //
 // Control API (on --control): GET /modes (current mode per engine, JSON), POST
 // /mode?engine=vllm&mode=error-burst (engine optional: all engines), GET /engines, GET /healthz.
@@ -75,15 +77,16 @@ type serveSpec struct{ kind, addr string }
 type modeSpec struct{ engine, mode string }
 
 type config struct {
-	serves     []serveSpec
-	modes      []modeSpec
-	model      string
-	rps        float64
-	seed       int64
-	control    string
-	vllmLegacy bool
-	tick       time.Duration
-	hostname   string
+	serves       []serveSpec
+	modes        []modeSpec
+	model        string
+	rps          float64
+	seed         int64
+	control      string
+	vllmLegacy   bool
+	sglangLegacy bool
+	tick         time.Duration
+	hostname     string
 }
 
 // listFlag collects repeatable, comma- or space-separated values.
@@ -115,6 +118,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Int64Var(&cfg.seed, "seed", 1, "random seed")
 	fs.StringVar(&cfg.control, "control", "127.0.0.1:9999", "control API listen address, or off")
 	fs.BoolVar(&cfg.vllmLegacy, "vllm-legacy", false, "vllm: serve the old names gpu_cache_usage_perc and time_per_output_token_seconds")
+	fs.BoolVar(&cfg.sglangLegacy, "sglang-legacy", false, "sglang: serve the old per-request time_per_output_token_seconds instead of inter_token_latency_seconds")
 	fs.DurationVar(&cfg.tick, "tick", 250*time.Millisecond, "simulation tick")
 	host, _ := os.Hostname()
 	fs.StringVar(&cfg.hostname, "hostname", host, "Hostname label of the dcgm series")

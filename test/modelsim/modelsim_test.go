@@ -455,6 +455,28 @@ func TestVLLMLegacy(t *testing.T) {
 	}
 }
 
+func TestSGLangLegacy(t *testing.T) {
+	cfg := config{model: "Qwen/Qwen3-0.6B", rps: 5, seed: 1, tick: 250 * time.Millisecond, sglangLegacy: true,
+		serves: []serveSpec{{"sglang", "127.0.0.1:0"}}}
+	sim, err := newSimulator(cfg, io.Discard)
+	must(t, err)
+	must(t, sim.start())
+	t.Cleanup(sim.close)
+	steps(sim, 100)
+	mfs := scrape(t, sim, "sglang")
+	checkFamilies(t, "sglang-legacy", mfs, []famSpec{
+		{"sglang:time_per_output_token_seconds", histogram, "model_name"},
+		{"sglang:time_to_first_token_seconds", histogram, "model_name"},
+	})
+	if _, ok := mfs["sglang:inter_token_latency_seconds"]; ok {
+		t.Error("legacy sglang exposes the new name sglang:inter_token_latency_seconds")
+	}
+	if h := mfs["sglang:time_per_output_token_seconds"].GetMetric()[0].GetHistogram(); h.GetSampleCount() == 0 ||
+		h.GetSampleSum()/float64(h.GetSampleCount()) < 0.01 || h.GetSampleSum()/float64(h.GetSampleCount()) > 0.05 {
+		t.Errorf("legacy sglang TPOT: %d samples, sum %v (want a mean of 15-40 ms)", h.GetSampleCount(), h.GetSampleSum())
+	}
+}
+
 // errorFraction reads failed/all requests for an engine from a scrape.
 func errorFraction(kind string, m map[string]*dto.MetricFamily) (failed, all float64) {
 	switch kind {

@@ -43,7 +43,7 @@ type simulator struct {
 func newSimulator(cfg config, logw io.Writer) (*simulator, error) {
 	lg := log.New(logw, "", log.LstdFlags)
 	s := &simulator{tick: cfg.tick, logf: func(f string, a ...any) { lg.Printf("modelsim: "+f, a...) }}
-	opts := engineOptions{model: cfg.model, vllmLegacy: cfg.vllmLegacy, hostname: cfg.hostname}
+	opts := engineOptions{model: cfg.model, vllmLegacy: cfg.vllmLegacy, sglangLegacy: cfg.sglangLegacy, hostname: cfg.hostname}
 	for _, sv := range cfg.serves {
 		reg := prometheus.NewRegistry()
 		eng, err := newEngine(sv.kind, reg, opts)
