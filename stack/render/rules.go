@@ -356,7 +356,8 @@ func alertRule(a AlertDef, sc scope, lang, grafana string, panels map[string]pan
 }
 
 // anomalyGroup returns z-score alerts: p95 latency far above, or throughput far below, its own
-// mean over the configured window.
+// mean over the configured window. The baseline window ends 10 minutes ago (the alerts' `for`),
+// so that a lasting change does not absorb itself into its own baseline before it can fire.
 func anomalyGroup(s *spec.Spec, grafana string, panels map[string]panelRef) ruleGroup {
 	a := s.Alerts.Anomaly
 	w := a.Window.String()
@@ -373,10 +374,10 @@ func anomalyGroup(s *spec.Spec, grafana string, panels map[string]panelRef) rule
 		return fmt.Sprintf("%s/d/%s/?viewPanel=%d&var-target={{ $labels.target }}", grafana, p.uid, p.id)
 	}
 	return ruleGroup{Name: "llmmon-anomaly", Rules: []rule{
-		{Record: "llmmon:e2e_latency_seconds:p95:avg_" + w, Expr: "avg_over_time(llmmon:e2e_latency_seconds:p95[" + w + "])"},
-		{Record: "llmmon:e2e_latency_seconds:p95:stddev_" + w, Expr: "stddev_over_time(llmmon:e2e_latency_seconds:p95[" + w + "])"},
-		{Record: "llmmon:generation_tokens:rate5m:avg_" + w, Expr: "avg_over_time(llmmon:generation_tokens:rate5m[" + w + "])"},
-		{Record: "llmmon:generation_tokens:rate5m:stddev_" + w, Expr: "stddev_over_time(llmmon:generation_tokens:rate5m[" + w + "])"},
+		{Record: "llmmon:e2e_latency_seconds:p95:avg_" + w, Expr: "avg_over_time(llmmon:e2e_latency_seconds:p95[" + w + "] offset 10m)"},
+		{Record: "llmmon:e2e_latency_seconds:p95:stddev_" + w, Expr: "stddev_over_time(llmmon:e2e_latency_seconds:p95[" + w + "] offset 10m)"},
+		{Record: "llmmon:generation_tokens:rate5m:avg_" + w, Expr: "avg_over_time(llmmon:generation_tokens:rate5m[" + w + "] offset 10m)"},
+		{Record: "llmmon:generation_tokens:rate5m:stddev_" + w, Expr: "stddev_over_time(llmmon:generation_tokens:rate5m[" + w + "] offset 10m)"},
 		{
 			Alert: "LLMLatencyAnomaly",
 			Expr: "(llmmon:e2e_latency_seconds:p95 - llmmon:e2e_latency_seconds:p95:avg_" + w + ") / clamp_min(llmmon:e2e_latency_seconds:p95:stddev_" + w +

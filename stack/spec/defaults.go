@@ -36,7 +36,7 @@ var DefaultThresholds = Thresholds{
 	KVCachePercent:   95,
 	GPUMemoryPercent: 90,
 	GPUTempCelsius:   85,
-	DownFor:          Duration(30 * time.Second),
+	DownFor:          Duration(10 * time.Second),
 }
 
 // Merge returns t with every zero field taken from base.
@@ -122,11 +122,13 @@ func (s *Spec) ApplyDefaults() {
 	if p.Retention == 0 {
 		p.Retention = Duration(15 * 24 * time.Hour)
 	}
+	// 5 s scrape and evaluation, with down_for 10s and group_wait 5s, notify a dead service in
+	// about 20 s (make bench-alerts); a host's few targets make this cheap.
 	if p.ScrapeInterval == 0 {
-		p.ScrapeInterval = Duration(10 * time.Second)
+		p.ScrapeInterval = Duration(5 * time.Second)
 	}
 	if p.EvaluationInterval == 0 {
-		p.EvaluationInterval = Duration(10 * time.Second)
+		p.EvaluationInterval = Duration(5 * time.Second)
 	}
 	ip := &s.InternalPorts
 	if ip.NodeExporter == 0 {
@@ -162,7 +164,7 @@ func (s *Spec) ApplyDefaults() {
 	}
 	r := &s.Notify.Route
 	if r.GroupWait == 0 {
-		r.GroupWait = Duration(10 * time.Second)
+		r.GroupWait = Duration(5 * time.Second)
 	}
 	if r.GroupInterval == 0 {
 		r.GroupInterval = Duration(time.Minute)

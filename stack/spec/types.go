@@ -94,9 +94,9 @@ type Prometheus struct {
 	Retention Duration `yaml:"retention,omitempty" json:"retention,omitempty"`
 	// Largest size of the samples kept, e.g. 50GB (default: no limit).
 	RetentionSize string `yaml:"retention_size,omitempty" json:"retention_size,omitempty"`
-	// Default scrape interval (default 10s).
+	// Default scrape interval (default 5s).
 	ScrapeInterval Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
-	// Rule evaluation interval (default 10s).
+	// Rule evaluation interval (default 5s).
 	EvaluationInterval Duration `yaml:"evaluation_interval,omitempty" json:"evaluation_interval,omitempty"`
 }
 
@@ -161,7 +161,7 @@ type Thresholds struct {
 	GPUMemoryPercent float64 `yaml:"gpu_memory_percent,omitempty" json:"gpu_memory_percent,omitempty"`
 	// GPU temperature in degrees Celsius (default 85).
 	GPUTempCelsius float64 `yaml:"gpu_temp_celsius,omitempty" json:"gpu_temp_celsius,omitempty"`
-	// How long a service must be unreachable before ServiceDown fires (default 30s).
+	// How long a service must be unreachable before ServiceDown fires (default 10s).
 	DownFor Duration `yaml:"down_for,omitempty" json:"down_for,omitempty"`
 }
 
@@ -331,7 +331,7 @@ type Route struct {
 	Warning []string `yaml:"warning,omitempty" json:"warning,omitempty"`
 	// Receivers of info alerts (default: none).
 	Info []string `yaml:"info,omitempty" json:"info,omitempty"`
-	// Wait before the first notification of a new group (default 10s).
+	// Wait before the first notification of a new group (default 5s).
 	GroupWait Duration `yaml:"group_wait,omitempty" json:"group_wait,omitempty"`
 	// Wait before notifying about changes in a group (default 1m).
 	GroupInterval Duration `yaml:"group_interval,omitempty" json:"group_interval,omitempty"`
