@@ -146,7 +146,7 @@ func TestPromtoolUnitTests(t *testing.T) {
 		t.Run(strings.TrimSuffix(name, ".yml"), func(t *testing.T) {
 			t.Parallel()
 			if f.EvaluationInterval != "10s" {
-				t.Errorf("%s: evaluation_interval %q, want 10s (llmmon's default)", name, f.EvaluationInterval)
+				t.Errorf("%s: evaluation_interval %q, want 10s (the convention of these files; llmmon evaluates every 5s, and the for: durations decide)", name, f.EvaluationInterval)
 			}
 			// Prometheus orders groups it is not told about at random; every group must be
 			// listed so that recording rules are evaluated before the rules that read them.
@@ -220,5 +220,37 @@ func TestEveryAlertHasPromtoolTests(t *testing.T) {
 	sort.Strings(unknown)
 	for _, n := range unknown {
 		t.Errorf("rules/tests/*.yml tests alert %s, which rules/alerts/*.yml does not define", n)
+	}
+}
+
+// TestPromtoolOptionTests runs rules/tests/options/*.yml against the rules rendered from
+// testdata/specs/options.yaml (working hours and anomaly alerts).
+func TestPromtoolOptionTests(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool")
+	dir := t.TempDir()
+	if err := renderCase(t, "options").Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	promDir := filepath.Join(dir, "prometheus")
+	rendered, _ := filepath.Glob(filepath.Join(promDir, "rules", "*.yml"))
+	for _, p := range rendered {
+		if filepath.Base(p) != "records.yml" {
+			keepSummaryOnly(t, p)
+		}
+	}
+	tests, _ := filepath.Glob(filepath.Join(testenv.Root(), "rules", "tests", "options", "*.yml"))
+	if len(tests) < 2 {
+		t.Fatalf("want the working-hours and anomaly tests, found %v", tests)
+	}
+	for _, p := range tests {
+		data, _ := os.ReadFile(p)
+		dst := filepath.Join(promDir, filepath.Base(p))
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(promtool, "test", "rules", dst).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool test rules %s: %v\n%s", filepath.Base(p), err, out)
+		}
 	}
 }
