@@ -205,9 +205,7 @@ func newStatusCmd(a *app) *cobra.Command {
 					return err
 				}
 				if output == "json" {
-					enc := json.NewEncoder(a.streams.Out)
-					enc.SetIndent("", "  ")
-					if err := enc.Encode(st); err != nil {
+					if err := writeJSON(a.streams.Out, st); err != nil {
 						return err
 					}
 				} else {
@@ -256,4 +254,10 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

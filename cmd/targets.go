@@ -1,0 +1,182 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/spec"
+)
+
+// specForEdit loads the spec file for add/remove-target; with no file, an empty spec whose file
+// will be created.
+func (a *app) specForEdit(cmd *cobra.Command) (*spec.Spec, error) {
+	if _, err := os.Stat(a.flags.file); errors.Is(err, os.ErrNotExist) {
+		s := &spec.Spec{}
+		s.ApplyDefaults()
+		return s, nil
+	}
+	s, _, err := spec.Load(a.flags.file, os.LookupEnv)
+	return s, err
+}
+
+func newAddTargetCmd(a *app) *cobra.Command {
+	var engine string
+	var labels []string
+	var force bool
+	var wait time.Duration
+	c := &cobra.Command{
+		Use:   "add-target NAME URL",
+		Short: "Add a model service to the spec and to the running stack, without restarting Prometheus",
+		Long: `add-target probes URL's metrics endpoint and recognises the engine from its metric names,
+adds the target to the spec file (its comments and layout survive) and, when the stack runs,
+to Prometheus' file-based service discovery (a reload, never a restart), with the engine's rules
+and dashboards attached. It waits until Prometheus has scraped the new target and says so.`,
+		Example: `  llmmon add-target qwen http://127.0.0.1:8000
+  llmmon add-target embed 10.0.0.7:30000 --engine sglang --label team=search
+  llmmon add-target later 10.0.0.9:8000 --force   # not running yet`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usageError{fmt.Errorf("add-target takes NAME and URL, got %d argument(s)", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.specForEdit(cmd)
+			if err != nil {
+				return err
+			}
+			t := spec.Target{Name: args[0], URL: args[1], Engine: engine, Labels: map[string]string{}}
+			for _, l := range labels {
+				k, v, ok := strings.Cut(l, "=")
+				if !ok || k == "" {
+					return usageError{fmt.Errorf("--label %q: write key=value", l)}
+				}
+				t.Labels[k] = v
+			}
+			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				res, err := e.AddTarget(cmd.Context(), a.flags.file, s, t, stack.AddTargetOptions{Force: force, Wait: wait})
+				if err != nil {
+					return err
+				}
+				w := a.streams.ErrOut
+				fmt.Fprintf(w, "Added %s (%s) to %s", t.Name, res.Engine, a.flags.file)
+				if res.Note != "" {
+					fmt.Fprintf(w, "; %s", res.Note)
+				}
+				fmt.Fprintln(w, ".")
+				switch {
+				case !res.Running:
+					fmt.Fprintln(w, "The stack is not running: `llmmon up` starts it with this target.")
+				case res.Scraped:
+					fmt.Fprintf(w, "Prometheus scraped it %s after it was added (no restart).\n", res.Waited.Round(100*time.Millisecond))
+				case res.LastErr != "":
+					fmt.Fprintf(w, "Prometheus has not scraped it successfully yet: %s\n", res.LastErr)
+				default:
+					fmt.Fprintln(w, "Prometheus has not scraped it yet; `llmmon targets` shows its state.")
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVar(&engine, "engine", "auto", "engine: auto, vllm, sglang, tgi, llamacpp, triton, lmdeploy, custom")
+	c.Flags().StringArrayVar(&labels, "label", nil, "extra label key=value (repeatable)")
+	c.Flags().BoolVar(&force, "force", false, "add the target even if it does not answer now")
+	c.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the first successful scrape")
+	return c
+}
+
+func newRemoveTargetCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove-target NAME",
+		Short:   "Remove a model service from the spec and the running stack, without restarting Prometheus",
+		Example: `  llmmon remove-target qwen`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("remove-target takes one NAME")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, _, err := spec.Load(a.flags.file, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				res, err := e.RemoveTarget(cmd.Context(), a.flags.file, s, args[0], stack.AddTargetOptions{})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.streams.ErrOut, "Removed %s from %s", args[0], a.flags.file)
+				if res.Running {
+					fmt.Fprint(a.streams.ErrOut, " and from the running Prometheus (no restart)")
+				}
+				fmt.Fprintln(a.streams.ErrOut, ".")
+				return nil
+			})
+		},
+	}
+}
+
+func newTargetsCmd(a *app) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "targets",
+		Short: "List the model services with their engine and scrape state",
+		Example: `  llmmon targets
+  llmmon targets -o json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				live, lerr := e.Targets(cmd.Context(), s)
+				byName := map[string]stack.TargetStatus{}
+				for _, t := range live {
+					byName[t.Target] = t
+				}
+				type row struct {
+					Name      string `json:"name"`
+					Engine    string `json:"engine"`
+					URL       string `json:"url"`
+					Health    string `json:"health"`
+					LastError string `json:"last_error,omitempty"`
+				}
+				var rows []row
+				for _, t := range s.Targets {
+					r := row{Name: t.Name, Engine: t.Engine, URL: t.URL, Health: "unknown"}
+					if l, ok := byName[t.Name]; ok {
+						r.Health, r.LastError, r.Engine = l.Health, l.LastError, l.Job
+					} else if lerr == nil {
+						r.Health = "not scraped yet"
+					}
+					rows = append(rows, r)
+				}
+				sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+				if output == "json" {
+					return writeJSON(a.streams.Out, rows)
+				}
+				w := tabwriter.NewWriter(a.streams.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "NAME\tENGINE\tURL\tHEALTH\tLAST ERROR")
+				for _, r := range rows {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Engine, r.URL, r.Health, dash(r.LastError))
+				}
+				w.Flush()
+				if lerr != nil {
+					fmt.Fprintf(a.streams.ErrOut, "note: %v\n", lerr)
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return c
+}

@@ -1,0 +1,215 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/llmmon/llmmon/stack/detect"
+	"github.com/llmmon/llmmon/stack/render"
+	"github.com/llmmon/llmmon/stack/runtime"
+	"github.com/llmmon/llmmon/stack/spec"
+)
+
+// ErrUnreachable is returned by AddTarget when the target does not answer (use Force).
+var ErrUnreachable = errors.New("target unreachable")
+
+// AddTargetOptions control AddTarget.
+type AddTargetOptions struct {
+	// Force adds a target that does not answer yet.
+	Force bool
+	// Wait bounds the wait for the first successful scrape (default 1m; 0 after defaults means
+	// do not wait).
+	Wait time.Duration
+	// Up options used when the stack runs.
+	Up UpOptions
+}
+
+// TargetResult says what AddTarget or RemoveTarget did.
+type TargetResult struct {
+	Engine   string // the engine recognised or given
+	Note     string // what the probe saw
+	Running  bool   // the stack runs, and Prometheus got the change without a restart
+	Scraped  bool   // Prometheus scraped the new target successfully
+	Waited   time.Duration
+	LastErr  string // Prometheus' last scrape error when not scraped
+	Reloaded bool
+}
+
+// ProbeTarget checks that a target answers with Prometheus metrics and recognises its engine.
+func (e *Engine) ProbeTarget(ctx context.Context, t spec.Target) (detect.Found, error) {
+	g, err := render.TargetGroupFor(&spec.Spec{}, t)
+	if err != nil {
+		return detect.Found{}, fmt.Errorf("%w: %v", spec.ErrInvalid, err)
+	}
+	base := g.Labels["__scheme__"] + "://" + g.Targets[0]
+	url := base + g.Labels["__metrics_path__"]
+	f, err := detect.Probe(ctx, e.http, base, url)
+	if err != nil {
+		return f, fmt.Errorf("%w: %s does not answer (%v)", ErrUnreachable, url, shortErr(err))
+	}
+	return f, nil
+}
+
+// AddTarget probes a new target, adds it to the spec file (keeping its comments) and, when the
+// stack runs, to Prometheus' file-based discovery without restarting Prometheus; then it waits
+// for the first successful scrape.
+func (e *Engine) AddTarget(ctx context.Context, specFile string, s *spec.Spec, t spec.Target, o AddTargetOptions) (*TargetResult, error) {
+	for _, x := range s.Targets {
+		if x.Name == t.Name {
+			return nil, fmt.Errorf("%w: a target named %q already exists; choose another name or `llmmon remove-target %s` first", spec.ErrInvalid, t.Name, t.Name)
+		}
+	}
+	if t.Engine == "" {
+		t.Engine = spec.EngineAuto
+	}
+	next := *s
+	next.Targets = append(append([]spec.Target(nil), s.Targets...), t)
+	if err := next.Validate(nil); err != nil {
+		return nil, err
+	}
+	res := &TargetResult{Engine: t.Engine}
+	f, err := e.ProbeTarget(ctx, t)
+	switch {
+	case err != nil && !o.Force:
+		return nil, fmt.Errorf("%w; check the address, or add it anyway with --force", err)
+	case err != nil:
+		res.Note = "does not answer yet; added anyway (--force)"
+	case f.Engine == spec.EngineOllama:
+		return nil, fmt.Errorf("%w: %s is Ollama, which has no Prometheus metrics endpoint; put an exporter or gateway in front of it and add that", spec.ErrInvalid, t.URL)
+	case f.Engine == "":
+		return nil, fmt.Errorf("%w: %s", spec.ErrInvalid, f.Note)
+	default:
+		res.Note = f.Note
+		if t.Engine == spec.EngineAuto {
+			t.Engine = f.Engine
+			res.Engine = f.Engine
+		} else if t.Engine != f.Engine && f.Note == "" {
+			res.Note = fmt.Sprintf("its metrics look like %s, not %s; keeping %s as you said", f.Engine, t.Engine, t.Engine)
+		}
+	}
+	if err := spec.AddTargetToFile(specFile, t); err != nil {
+		return nil, err
+	}
+	next.Targets[len(next.Targets)-1] = t
+	return e.applyTargets(ctx, &next, t.Name, o, res)
+}
+
+// RemoveTarget removes a target from the spec file and, when the stack runs, from Prometheus.
+func (e *Engine) RemoveTarget(ctx context.Context, specFile string, s *spec.Spec, name string, o AddTargetOptions) (*TargetResult, error) {
+	next := *s
+	next.Targets = nil
+	found := false
+	for _, t := range s.Targets {
+		if t.Name == name {
+			found = true
+			continue
+		}
+		next.Targets = append(next.Targets, t)
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: no target named %q", spec.ErrInvalid, name)
+	}
+	if err := spec.RemoveTargetFromFile(specFile, name); err != nil {
+		return nil, err
+	}
+	o.Wait = 0
+	return e.applyTargets(ctx, &next, "", o, &TargetResult{})
+}
+
+// applyTargets converges a running stack to the new spec: only Prometheus' files change, so it
+// is a file copy and a reload, never a restart.
+func (e *Engine) applyTargets(ctx context.Context, s *spec.Spec, wait string, o AddTargetOptions, res *TargetResult) (*TargetResult, error) {
+	if e.rt == nil {
+		return res, nil
+	}
+	if _, err := e.rt.Ping(ctx); err != nil {
+		return res, nil // the spec file is updated; the next `llmmon up` applies it
+	}
+	cs, err := e.rt.ListContainers(ctx, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	running := false
+	for _, c := range cs {
+		if c.Labels[runtime.LabelComponent] == "prometheus" && c.Running {
+			running = true
+		}
+	}
+	if !running {
+		return res, nil
+	}
+	res.Running = true
+	up, err := e.Up(ctx, s, o.Up)
+	if err != nil {
+		return nil, err
+	}
+	res.Reloaded = up.ComponentActions["prometheus"] == "reload"
+	if wait == "" || o.Wait <= 0 {
+		return res, nil
+	}
+	start := time.Now()
+	deadline := start.Add(o.Wait)
+	for {
+		ts, err := e.Targets(ctx, s)
+		if err == nil {
+			for _, t := range ts {
+				if t.Target == wait {
+					res.LastErr = t.LastError
+					if t.Health == "up" {
+						res.Scraped = true
+						res.Waited = time.Since(start)
+						return res, nil
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			res.Waited = time.Since(start)
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Targets returns every model-service target as the running Prometheus sees it.
+func (e *Engine) Targets(ctx context.Context, s *spec.Spec) ([]TargetStatus, error) {
+	prom := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Prometheus.Port)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	code, b, err := e.httpGet(cctx, prom+"/api/v1/targets?state=active", "", "")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus does not answer at %s (is the stack up?): %w", prom, err)
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("prometheus answered HTTP %d", code)
+	}
+	var tg struct {
+		Data struct {
+			Active []struct {
+				Labels    map[string]string `json:"labels"`
+				Health    string            `json:"health"`
+				LastError string            `json:"lastError"`
+			} `json:"activeTargets"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &tg); err != nil {
+		return nil, err
+	}
+	var out []TargetStatus
+	for _, t := range tg.Data.Active {
+		if t.Labels["target"] == "" {
+			continue
+		}
+		out = append(out, TargetStatus{Job: t.Labels["job"], Target: t.Labels["target"], Instance: t.Labels["instance"], Health: t.Health, LastError: strings.TrimSpace(t.LastError)})
+	}
+	return out, nil
+}
