@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/llmmon/llmmon/cmd.Version=$(VERSION)
 FUZZTIME  ?= 30s
 
-.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down bench clean
+.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down bench bench-addtarget bench-alerts clean
 
 all: build
 
@@ -47,8 +47,14 @@ demo: build test-images ## offline demo: local images, a simulated model server,
 demo-down:
 	test/demo.sh down
 
-bench: build test-images
+bench: build test-images ## up/status against docker-compose (about 2 minutes)
 	$(GO) run ./bench/stack -llmmon bin/llmmon
+
+bench-addtarget: build test-images ## add-target to first scrape against edit + restart
+	$(GO) run ./bench/addtarget -llmmon bin/llmmon
+
+bench-alerts: build test-images ## fault to notification against tutorial defaults (about 25 minutes)
+	$(GO) run ./bench/alerts -llmmon bin/llmmon
 
 clean:
 	rm -rf bin
