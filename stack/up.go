@@ -162,6 +162,15 @@ func (e *Engine) plan(s *spec.Spec, r *Rendered, grafanaPW string) []desired {
 				files = append(files, runtime.FileEntry{Path: p, Data: f.Data, Mode: mode, UID: uid, GID: gid})
 			}
 			if c.Name == "grafana" {
+				imp := importedFiles(s)
+				ips := make([]string, 0, len(imp))
+				for p := range imp {
+					ips = append(ips, p)
+				}
+				sort.Strings(ips)
+				for _, p := range ips {
+					files = append(files, runtime.FileEntry{Path: p, Data: imp[p], Mode: 0o644, UID: uid, GID: gid})
+				}
 				files = append(files, runtime.FileEntry{Path: "secrets", Dir: true, Mode: 0o700, UID: uid, GID: gid},
 					runtime.FileEntry{Path: "secrets/admin-password", Data: []byte(grafanaPW), Mode: 0o400, UID: uid, GID: gid})
 			}

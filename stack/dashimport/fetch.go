@@ -1,0 +1,238 @@
+// Package dashimport is the core of `llmmon import-dashboard`: it fetches a published Grafana
+// dashboard (a JSON file, an http(s) URL or a grafana.com dashboard ID), resolves its
+// datasource placeholders to llmmon's fixed Prometheus datasource so that it works from file
+// provisioning, checks its queries with Prometheus' parser, tells which panels use metrics the
+// stack does not have, and can push it to a running Grafana.
+package dashimport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// GrafanaComURL is the base of grafana.com's dashboard API; tests point it elsewhere.
+var GrafanaComURL = "https://grafana.com"
+
+// ErrOffline is wrapped by the error of Fetch when grafana.com cannot be reached (a DNS, dial
+// or timeout error); the error's message tells how to download the dashboard by hand.
+var ErrOffline = errors.New("grafana.com is unreachable")
+
+// maxSize bounds what Fetch reads; node-exporter-full, one of the largest published
+// dashboards, is under 0.5 MB.
+const maxSize = 64 << 20
+
+var (
+	// 12239, 12239@3, 12239:3
+	idRe = regexp.MustCompile(`^([0-9]+)(?:[@:]([0-9]+))?$`)
+	// A grafana.com dashboard page, e.g. https://grafana.com/grafana/dashboards/12239-nvidia-dcgm-exporter-dashboard/
+	// (HTML for browsers): fetched through the download API instead.
+	gcomPageRe = regexp.MustCompile(`^https?://(?:www\.)?grafana\.com/grafana/dashboards/([0-9]+)(?:-[^/?#]*)?/?(?:[?#].*)?$`)
+)
+
+// Fetch reads a dashboard's JSON from source: a JSON file path, an http(s) URL, or a
+// grafana.com dashboard ID with an optional revision ("12239", "12239@3" or "12239:3"; a file
+// of that name wins). A grafana.com dashboard page URL is fetched through grafana.com's
+// download API. origin names where the JSON came from (the absolute file path or the URL).
+// When grafana.com cannot be reached the error wraps ErrOffline. c may be nil.
+func Fetch(ctx context.Context, c *http.Client, source string) (data []byte, origin string, err error) {
+	source = strings.TrimSpace(source)
+	if source == "" {
+		return nil, "", errors.New("no dashboard source given: want a JSON file, an http(s) URL or a grafana.com dashboard ID")
+	}
+	if c == nil {
+		c = &http.Client{Timeout: 60 * time.Second}
+	}
+	if m := gcomPageRe.FindStringSubmatch(source); m != nil {
+		return fetchGrafanaCom(ctx, c, m[1], "")
+	}
+	lower := strings.ToLower(source)
+	if strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
+		data, err := get(ctx, c, source)
+		if err != nil {
+			return nil, source, err
+		}
+		return data, source, nil
+	}
+	if m := idRe.FindStringSubmatch(source); m != nil {
+		if st, err := os.Stat(source); err != nil || st.IsDir() {
+			return fetchGrafanaCom(ctx, c, m[1], m[2])
+		}
+	}
+	return readFile(source)
+}
+
+func readFile(path string) ([]byte, string, error) {
+	origin := path
+	if abs, err := filepath.Abs(path); err == nil {
+		origin = abs
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, origin, fmt.Errorf("read dashboard: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, origin, fmt.Errorf("read dashboard %s: %w", path, err)
+	}
+	if len(data) > maxSize {
+		return nil, origin, fmt.Errorf("read dashboard %s: larger than %d MiB", path, maxSize>>20)
+	}
+	if !isJSON(data) {
+		return nil, origin, fmt.Errorf("%s is not JSON: it starts with %s", path, head(data))
+	}
+	return data, origin, nil
+}
+
+// offlineError is ErrOffline for one dashboard ID: its message is one sentence telling how to
+// import the dashboard by hand; the network error stays reachable through errors.As.
+type offlineError struct {
+	host, id, url string
+	cause         error
+}
+
+func (e *offlineError) Error() string {
+	return fmt.Sprintf("cannot reach %s to download dashboard %s; download %s on a machine with internet access and run: llmmon import-dashboard ./%s.json",
+		e.host, e.id, e.url, e.id)
+}
+
+func (e *offlineError) Unwrap() []error { return []error{ErrOffline, e.cause} }
+
+func fetchGrafanaCom(ctx context.Context, c *http.Client, id, rev string) ([]byte, string, error) {
+	if rev == "" {
+		rev = "latest"
+	}
+	base := strings.TrimRight(GrafanaComURL, "/")
+	u := base + "/api/dashboards/" + id + "/revisions/" + rev + "/download"
+	data, err := get(ctx, c, u)
+	if err != nil {
+		if ctx.Err() == nil && unreachable(err) {
+			host := base
+			if pu, perr := url.Parse(base); perr == nil && pu.Host != "" {
+				host = pu.Host
+			}
+			return nil, u, &offlineError{host: host, id: id, url: u, cause: err}
+		}
+		return nil, u, fmt.Errorf("download grafana.com dashboard %s (revision %s): %w", id, rev, err)
+	}
+	return data, u, nil
+}
+
+// unreachable tells a network that cannot reach the host (DNS, dial, timeout) from an answer.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	var ne net.Error
+	switch {
+	case errors.As(err, &dns), errors.As(err, &op):
+		return true
+	case errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		return true
+	}
+	return false
+}
+
+// httpStatusError is a non-2xx answer.
+type httpStatusError struct {
+	url, status, detail string
+}
+
+func (e *httpStatusError) Error() string {
+	return fmt.Sprintf("%s answered %s: %s", e.url, e.status, e.detail)
+}
+
+func get(ctx context.Context, c *http.Client, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch dashboard: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "llmmon")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch dashboard: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch dashboard %s: %w", redactURL(u), err)
+	}
+	if len(data) > maxSize {
+		return nil, fmt.Errorf("fetch dashboard %s: larger than %d MiB", redactURL(u), maxSize>>20)
+	}
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		detail := apiMessage(data)
+		if detail == "" {
+			detail = describe(ct, data)
+		}
+		return nil, &httpStatusError{url: redactURL(u), status: resp.Status, detail: detail}
+	}
+	if !isJSON(data) {
+		return nil, fmt.Errorf("%s did not answer JSON but %s", redactURL(u), describe(ct, data))
+	}
+	return data, nil
+}
+
+// describe says what came back: the content type and the first bytes.
+func describe(ct string, data []byte) string {
+	if ct == "" {
+		ct = "no content type"
+	} else if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		ct = mt
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return ct + " with an empty body"
+	}
+	return ct + " starting with " + head(data)
+}
+
+// head quotes the first bytes of data.
+func head(data []byte) string {
+	data = bytes.TrimSpace(data)
+	const n = 80
+	if len(data) > n {
+		return fmt.Sprintf("%q…", data[:n])
+	}
+	return fmt.Sprintf("%q", data)
+}
+
+// isJSON reports whether data is one JSON value (a UTF-8 byte order mark is allowed).
+func isJSON(data []byte) bool {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	return len(bytes.TrimSpace(data)) > 0 && json.Valid(data)
+}
+
+// apiMessage returns the "message" field of a JSON error body, or "".
+func apiMessage(data []byte) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return ""
+	}
+	return m.Message
+}
+
+// redactURL drops a password from a URL's user info.
+func redactURL(u string) string {
+	if pu, err := url.Parse(u); err == nil && pu.User != nil {
+		return pu.Redacted()
+	}
+	return u
+}
