@@ -189,7 +189,7 @@ func TestIntegrationUpConvergeDown(t *testing.T) {
 		Healthy    bool
 		Components []struct{ Component, Health string }
 	}
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
+	if err := json.NewDecoder(strings.NewReader(out[strings.Index(out, "{"):])).Decode(&st); err != nil {
 		t.Fatalf("status json: %v\n%s", err, out)
 	}
 	for _, c := range st.Components {

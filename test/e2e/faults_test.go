@@ -106,7 +106,7 @@ func TestIntegrationCrashRestartAndImageChange(t *testing.T) {
 	for {
 		_, out := e.run(t, "status", "-o", "json")
 		if i := strings.Index(out, "{"); i >= 0 {
-			json.Unmarshal([]byte(out[i:]), &st)
+			json.NewDecoder(strings.NewReader(out[i:])).Decode(&st)
 		}
 		ok := false
 		for _, c := range st.Components {
