@@ -11,47 +11,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
+	"github.com/llmmon/llmmon/bench/internal/benchkit"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 )
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-var cleanups []func()
-
-func must(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-		os.Exit(1)
-	}
-}
-
-func run(name string, args []string, env []string, dir string) error {
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return nil
-}
 
 // waitUp polls Prometheus until a target with label target=name (or instance=addr) is up.
 func waitUp(promPort int, match string, timeout time.Duration) error {
@@ -82,21 +48,15 @@ func waitUp(promPort int, match string, timeout time.Duration) error {
 	}
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
 func main() {
 	bin := flag.String("llmmon", "bin/llmmon", "llmmon binary")
 	trials := flag.Int("trials", 5, "targets added by each method")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
-	must(err)
+	benchkit.Must(err)
 	dir, err := os.MkdirTemp("", "llmmon-bench-addtarget-")
-	must(err)
-	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	benchkit.Must(err)
+	benchkit.AtExit(func() { os.RemoveAll(dir) })
 
 	// One simulated server per engine (the simulator serves each engine once).
 	engines := []string{"vllm", "sglang", "tgi", "lmdeploy", "custom", "triton", "llamacpp"}
@@ -106,11 +66,11 @@ func main() {
 	ports := make([]int, *trials)
 	args := []string{"run", "-d", "--name", fmt.Sprintf("llmmon-bench-sim-%d", os.Getpid()), "--network", "host", "llmmon-test/modelsim:dev", "--control", "off"}
 	for i := range ports {
-		ports[i] = freePort()
+		ports[i] = benchkit.FreePort()
 		args = append(args, "--serve", fmt.Sprintf("%s=127.0.0.1:%d", engines[i], ports[i]))
 	}
-	must(run("docker", args, nil, dir))
-	cleanups = append(cleanups, func() { exec.Command("docker", "rm", "-f", fmt.Sprintf("llmmon-bench-sim-%d", os.Getpid())).Run() })
+	benchkit.Must(benchkit.Run("docker", args, nil, dir))
+	benchkit.AtExit(func() { exec.Command("docker", "rm", "-f", fmt.Sprintf("llmmon-bench-sim-%d", os.Getpid())).Run() })
 
 	for _, p := range ports {
 		deadline := time.Now().Add(30 * time.Second)
@@ -121,16 +81,16 @@ func main() {
 				break
 			}
 			if time.Now().After(deadline) {
-				must(fmt.Errorf("the simulator does not answer on %d", p))
+				benchkit.Must(fmt.Errorf("the simulator does not answer on %d", p))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
 
 	mkSpec := func(name string) (string, int) {
-		prom := freePort()
+		prom := benchkit.FreePort()
 		p := filepath.Join(dir, name+".yaml")
-		must(os.WriteFile(p, []byte(fmt.Sprintf(`name: %s%d
+		benchkit.Must(os.WriteFile(p, []byte(fmt.Sprintf(`name: %s%d
 data_dir: %s/%s
 gpu: off
 prometheus: {port: %d}
@@ -142,49 +102,47 @@ images:
   alertmanager: llmmon-test/alertmanager:0.31.1
   node_exporter: llmmon-test/node-exporter:1.12.1
   grafana: llmmon-test/grafana-standin:dev
-`, name, os.Getpid(), dir, name, prom, freePort(), freePort(), freePort())), 0o644))
+`, name, os.Getpid(), dir, name, prom, benchkit.FreePort(), benchkit.FreePort(), benchkit.FreePort())), 0o644))
 		return p, prom
 	}
 
 	// llmmon: add-target on the running stack.
 	lspec, lprom := mkSpec("llmmon")
-	must(run(abs, []string{"up", "-f", lspec}, nil, dir))
-	cleanups = append(cleanups, func() { run(abs, []string{"down", "--volumes", "-f", lspec}, nil, dir) })
+	benchkit.Must(benchkit.Run(abs, []string{"up", "-f", lspec}, nil, dir))
+	benchkit.AtExit(func() { benchkit.Run(abs, []string{"down", "--volumes", "-f", lspec}, nil, dir) })
 	var ll []time.Duration
 	for i, p := range ports {
 		name := fmt.Sprintf("t%d", i)
 		start := time.Now()
-		must(run(abs, []string{"add-target", name, fmt.Sprintf("127.0.0.1:%d", p), "--wait", "0s", "-f", lspec}, nil, dir))
-		must(waitUp(lprom, name, 2*time.Minute))
+		benchkit.Must(benchkit.Run(abs, []string{"add-target", name, fmt.Sprintf("127.0.0.1:%d", p), "--wait", "0s", "-f", lspec}, nil, dir))
+		benchkit.Must(waitUp(lprom, name, 2*time.Minute))
 		ll = append(ll, time.Since(start))
 	}
-	must(run(abs, []string{"down", "--volumes", "-f", lspec}, nil, dir))
+	benchkit.Must(benchkit.Run(abs, []string{"down", "--volumes", "-f", lspec}, nil, dir))
 
 	// Baseline: edit prometheus.yml, restart the Prometheus container.
 	cspec, cprom := mkSpec("compose")
 	out := filepath.Join(dir, "compose")
-	must(run(abs, []string{"render", "--compose", "-o", out, "-f", cspec}, nil, dir))
+	benchkit.Must(benchkit.Run(abs, []string{"render", "--compose", "-o", out, "-f", cspec}, nil, dir))
 	env := []string{"GRAFANA_ADMIN_PASSWORD=bench-password", fmt.Sprintf("COMPOSE_PROJECT_NAME=benchat%d", os.Getpid())}
-	must(run("docker-compose", []string{"up", "-d"}, env, out))
-	cleanups = append(cleanups, func() { run("docker-compose", []string{"down", "-v"}, env, out) })
-	must(waitUp(cprom, fmt.Sprintf("127.0.0.1:%d", cprom), 2*time.Minute))
+	benchkit.Must(benchkit.Run("docker-compose", []string{"up", "-d"}, env, out))
+	benchkit.AtExit(func() { benchkit.Run("docker-compose", []string{"down", "-v"}, env, out) })
+	benchkit.Must(waitUp(cprom, fmt.Sprintf("127.0.0.1:%d", cprom), 2*time.Minute))
 	var bl []time.Duration
 	cfg := filepath.Join(out, "prometheus", "prometheus.yml")
 	for i, p := range ports {
 		start := time.Now()
 		f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-		must(err)
+		benchkit.Must(err)
 		fmt.Fprintf(f, "  - job_name: tutorial-%d\n    static_configs:\n      - targets: [\"127.0.0.1:%d\"]\n", i, p)
 		f.Close()
-		must(run("docker-compose", []string{"restart", "prometheus"}, env, out))
-		must(waitUp(cprom, fmt.Sprintf("127.0.0.1:%d", p), 2*time.Minute))
+		benchkit.Must(benchkit.Run("docker-compose", []string{"restart", "prometheus"}, env, out))
+		benchkit.Must(waitUp(cprom, fmt.Sprintf("127.0.0.1:%d", p), 2*time.Minute))
 		bl = append(bl, time.Since(start))
 	}
 	fmt.Printf("time from adding a target to its first successful scrape (%d targets each, medians)\n", *trials)
-	fmt.Printf("%-52s %10s\n", "llmmon add-target (file discovery + reload)", median(ll).Round(time.Millisecond))
-	fmt.Printf("%-52s %10s\n", "edit prometheus.yml + restart the container", median(bl).Round(time.Millisecond))
-	fmt.Printf("%-52s %9.2fx\n", "ratio (llmmon / baseline)", float64(median(ll))/float64(median(bl)))
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
+	fmt.Printf("%-52s %10s\n", "llmmon add-target (file discovery + reload)", benchkit.Median(ll).Round(time.Millisecond))
+	fmt.Printf("%-52s %10s\n", "edit prometheus.yml + restart the container", benchkit.Median(bl).Round(time.Millisecond))
+	fmt.Printf("%-52s %9.2fx\n", "ratio (llmmon / baseline)", float64(benchkit.Median(ll))/float64(benchkit.Median(bl)))
+	benchkit.Exit()
 }

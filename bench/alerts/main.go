@@ -15,38 +15,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/llmmon/llmmon/bench/internal/benchkit"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 )
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-var cleanups []func()
-
-func must(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-		os.Exit(1)
-	}
-}
 
 // notification is one alert as a webhook delivered it.
 type notification struct {
@@ -112,31 +90,31 @@ func main() {
 	trials := flag.Int("trials", 3, "service-down trials (the median is reported)")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
-	must(err)
+	benchkit.Must(err)
 	dir, err := os.MkdirTemp("", "llmmon-bench-alerts-")
-	must(err)
-	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	benchkit.Must(err)
+	benchkit.AtExit(func() { os.RemoveAll(dir) })
 
 	rcv := &receiver{}
-	hookPort := freePort()
+	hookPort := benchkit.FreePort()
 	go http.ListenAndServe(fmt.Sprintf("127.0.0.1:%d", hookPort), rcv)
 
 	// The workload simulator.
-	vllm, sglang, control := freePort(), freePort(), freePort()
+	vllm, sglang, control := benchkit.FreePort(), benchkit.FreePort(), benchkit.FreePort()
 	sim := fmt.Sprintf("llmmon-bench-modelsim-%d", os.Getpid())
 	out, err := exec.Command("docker", "run", "-d", "--name", sim, "--network", "host", "llmmon-test/modelsim:dev",
 		"--serve", fmt.Sprintf("vllm=127.0.0.1:%d", vllm), "--serve", fmt.Sprintf("sglang=127.0.0.1:%d", sglang),
 		"--control", fmt.Sprintf("127.0.0.1:%d", control), "--rps", "6").CombinedOutput()
-	must(wrap(err, out))
-	cleanups = append(cleanups, func() { exec.Command("docker", "rm", "-f", sim).Run() })
+	benchkit.Must(wrap(err, out))
+	benchkit.AtExit(func() { exec.Command("docker", "rm", "-f", sim).Run() })
 	setMode := func(engine, mode string) {
 		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/mode?engine=%s&mode=%s", control, engine, mode), "", nil)
-		must(err)
+		benchkit.Must(err)
 		resp.Body.Close()
 	}
 
 	mk := func(name, extra string) stackRun {
-		s := stackRun{name: name, spec: filepath.Join(dir, name+".yaml"), prom: freePort()}
+		s := stackRun{name: name, spec: filepath.Join(dir, name+".yaml"), prom: benchkit.FreePort()}
 		text := fmt.Sprintf(`name: %s%d
 data_dir: %s/%s
 gpu: off
@@ -158,12 +136,12 @@ images:
   node_exporter: llmmon-test/node-exporter:1.12.1
   grafana: llmmon-test/grafana-standin:dev
 `, name, os.Getpid(), dir, name, s.prom, map[bool]string{true: ", scrape_interval: 15s, evaluation_interval: 15s", false: ""}[name == "tutorial"],
-			freePort(), freePort(), freePort(), freePort(), vllm, sglang, hookPort, name, extra)
-		must(os.WriteFile(s.spec, []byte(text), 0o644))
+			benchkit.FreePort(), benchkit.FreePort(), benchkit.FreePort(), benchkit.FreePort(), vllm, sglang, hookPort, name, extra)
+		benchkit.Must(os.WriteFile(s.spec, []byte(text), 0o644))
 		cmd := exec.Command(abs, "up", "-f", s.spec)
 		out, err := cmd.CombinedOutput()
-		must(wrap(err, out))
-		cleanups = append(cleanups, func() { exec.Command(abs, "down", "--volumes", "-f", s.spec).Run() })
+		benchkit.Must(wrap(err, out))
+		benchkit.AtExit(func() { exec.Command(abs, "down", "--volumes", "-f", s.spec).Run() })
 		return s
 	}
 	stacks := []stackRun{
@@ -249,7 +227,7 @@ images:
 	fmt.Printf("%-40s %-22s %-22s\n", "", "llmmon defaults", "tutorial defaults")
 	fmt.Printf("%-40s %-22s %-22s\n", "settings", "scrape/eval 5s, for 10s", "scrape/eval 15s, for 5m")
 	fmt.Printf("%-40s %-22s %-22s\n", "", "group_wait 5s", "group_wait 30s")
-	fmt.Printf("%-40s %-22s %-22s\n", fmt.Sprintf("service down, median of %d (goal <= 30s)", *trials), show(median(down["llmmon"])), show(median(down["tutorial"])))
+	fmt.Printf("%-40s %-22s %-22s\n", fmt.Sprintf("service down, median of %d (goal <= 30s)", *trials), show(benchkit.Median(down["llmmon"])), show(benchkit.Median(down["tutorial"])))
 	fmt.Printf("%-40s %-22s %-22s\n", "service down, all trials", showAll(down["llmmon"]), showAll(down["tutorial"]))
 	fmt.Printf("%-40s %-22s %-22s\n", "error burst (30% errors)", show(errBurst["llmmon"]), show(errBurst["tutorial"]))
 	fmt.Printf("%-40s %-22d %-22d\n", fmt.Sprintf("false alarms in %s healthy noisy run", *healthy), len(falseAlarms["llmmon"]), len(falseAlarms["tutorial"]))
@@ -257,9 +235,7 @@ images:
 	for n, a := range falseAlarms {
 		fmt.Printf("false alarms (%s): %v\n", n, a)
 	}
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
+	benchkit.Exit()
 }
 
 func wrap(err error, out []byte) error {
@@ -299,20 +275,6 @@ func ruleEvalPerTarget(port int) float64 {
 		return 0
 	}
 	return groups / targets
-}
-
-func median(ds []time.Duration) time.Duration {
-	var ok []time.Duration
-	for _, d := range ds {
-		if d >= 0 {
-			ok = append(ok, d)
-		}
-	}
-	if len(ok) == 0 {
-		return -1
-	}
-	sort.Slice(ok, func(i, j int) bool { return ok[i] < ok[j] })
-	return ok[len(ok)/2]
 }
 
 func show(d time.Duration) string {

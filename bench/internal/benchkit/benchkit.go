@@ -1,0 +1,73 @@
+// Package benchkit holds what llmmon's benchmark programs share: free ports, commands, cleanup
+// on exit (also on failure) and medians.
+package benchkit
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+)
+
+// FreePort returns a TCP port free on 127.0.0.1.
+func FreePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+var exits []func()
+
+// AtExit registers f to run at Exit, last registered first.
+func AtExit(f func()) { exits = append(exits, f) }
+
+// Exit runs the registered cleanups.
+func Exit() {
+	for i := len(exits) - 1; i >= 0; i-- {
+		exits[i]()
+	}
+	exits = nil
+}
+
+// Must stops the benchmark on an error, after running the cleanups.
+func Must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		Exit()
+		os.Exit(1)
+	}
+}
+
+// Run runs a command in dir with extra environment, returning its output in the error.
+func Run(name string, args []string, env []string, dir string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// Median returns the median of the non-negative durations (a negative one means "did not
+// happen"), or -1 when there is none.
+func Median(ds []time.Duration) time.Duration {
+	var ok []time.Duration
+	for _, d := range ds {
+		if d >= 0 {
+			ok = append(ok, d)
+		}
+	}
+	if len(ok) == 0 {
+		return -1
+	}
+	sort.Slice(ok, func(i, j int) bool { return ok[i] < ok[j] })
+	return ok[len(ok)/2]
+}
