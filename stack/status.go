@@ -112,18 +112,9 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	prom := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Prometheus.Port)
 	cctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
 	defer cancel()
-	var tg struct {
-		Data struct {
-			Active []struct {
-				Labels    map[string]string `json:"labels"`
-				Health    string            `json:"health"`
-				LastError string            `json:"lastError"`
-			} `json:"activeTargets"`
-		} `json:"data"`
-	}
-	if _, b, err := e.httpGet(cctx, prom+"/api/v1/targets?state=active", "", ""); err == nil && json.Unmarshal(b, &tg) == nil {
-		for _, t := range tg.Data.Active {
-			st.Targets = append(st.Targets, TargetStatus{Job: t.Labels["job"], Target: t.Labels["target"], Instance: t.Labels["instance"], Health: t.Health, LastError: t.LastError})
+	if ts, err := e.activeTargets(cctx, s); err == nil {
+		st.Targets = ts
+		for _, t := range ts {
 			if t.Health == "down" {
 				st.Healthy = false
 			}

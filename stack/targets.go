@@ -182,10 +182,25 @@ func (e *Engine) applyTargets(ctx context.Context, s *spec.Spec, wait string, o 
 
 // Targets returns every model-service target as the running Prometheus sees it.
 func (e *Engine) Targets(ctx context.Context, s *spec.Spec) ([]TargetStatus, error) {
-	prom := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Prometheus.Port)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	code, b, err := e.httpGet(cctx, prom+"/api/v1/targets?state=active", "", "")
+	all, err := e.activeTargets(cctx, s)
+	if err != nil {
+		return nil, err
+	}
+	var out []TargetStatus
+	for _, t := range all {
+		if t.Target != "" {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// activeTargets returns every active scrape target of the running Prometheus.
+func (e *Engine) activeTargets(ctx context.Context, s *spec.Spec) ([]TargetStatus, error) {
+	prom := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Prometheus.Port)
+	code, b, err := e.httpGet(ctx, prom+"/api/v1/targets?state=active", "", "")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus does not answer at %s (is the stack up?): %w", prom, err)
 	}
@@ -204,11 +219,8 @@ func (e *Engine) Targets(ctx context.Context, s *spec.Spec) ([]TargetStatus, err
 	if err := json.Unmarshal(b, &tg); err != nil {
 		return nil, err
 	}
-	var out []TargetStatus
+	out := make([]TargetStatus, 0, len(tg.Data.Active))
 	for _, t := range tg.Data.Active {
-		if t.Labels["target"] == "" {
-			continue
-		}
 		out = append(out, TargetStatus{Job: t.Labels["job"], Target: t.Labels["target"], Instance: t.Labels["instance"], Health: t.Health, LastError: strings.TrimSpace(t.LastError)})
 	}
 	return out, nil
