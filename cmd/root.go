@@ -155,6 +155,8 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 		newSchemaCmd(a),
 		newInitCmd(a),
 		newVersionCmd(a),
+		newRelayCmd(a),
+		newAlertCmd(a),
 	)
 	for _, c := range root.Commands() {
 		if c.Args == nil {

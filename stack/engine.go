@@ -25,6 +25,7 @@ type Engine struct {
 	version string
 	gpu     func() (bool, string)
 	http    *http.Client
+	binary  string
 }
 
 // Option configures an Engine.
@@ -44,6 +45,10 @@ func WithGPUDetector(f func() (bool, string)) Option { return func(e *Engine) { 
 
 // WithHTTPClient replaces the client used for health checks and reloads (for tests).
 func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.http = c } }
+
+// WithSelfBinary sets the llmmon executable the relay image is built from (default: the
+// running executable).
+func WithSelfBinary(path string) Option { return func(e *Engine) { e.binary = path } }
 
 // New returns an engine over the given assets.
 func New(assets render.Assets, opts ...Option) *Engine {

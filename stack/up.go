@@ -109,7 +109,7 @@ func GrafanaPassword(s *spec.Spec) (string, string, error) { return grafanaPassw
 
 func (e *Engine) plan(s *spec.Spec, r *Rendered, grafanaPW string) []desired {
 	var out []desired
-	for _, c := range render.Components(s, render.Options{GPU: r.GPU}) {
+	for _, c := range render.Components(s, render.Options{GPU: r.GPU, RelayImage: e.relayImage()}) {
 		uid, gid := splitUser(c.User)
 		cs := runtime.ContainerSpec{
 			Name:        containerName(s, c.Name),
@@ -277,7 +277,12 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
+			if !ok && d.c.Name == "relay" {
+				e.emit(o, Event{Component: d.c.Name, Action: "build", Detail: d.c.Image})
+				if err := e.buildRelayImage(ctx, d.c.Image); err != nil {
+					problems = append(problems, fmt.Sprintf("relay: %v", err))
+				}
+			} else if !ok {
 				e.emit(o, Event{Component: d.c.Name, Action: "pull", Detail: d.c.Image})
 				if err := e.rt.PullImage(ctx, d.c.Image, o.Pull); err != nil {
 					problems = append(problems, fmt.Sprintf("%s: cannot pull image %s (%v); if Docker Hub is unreachable from here, set images.mirror in the spec (e.g. docker.m.daocloud.io), or images.%s to an image you can reach", d.c.Name, d.c.Image, shortErr(err), strings.ReplaceAll(d.c.Name, "-", "_")))
@@ -357,6 +362,8 @@ func portField(component string) string {
 		return "internal_ports.node_exporter"
 	case "dcgm-exporter":
 		return "internal_ports.dcgm_exporter"
+	case "relay":
+		return "internal_ports.relay"
 	}
 	return component + ".port"
 }

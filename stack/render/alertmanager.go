@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/llmmon/llmmon/stack/relay"
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
@@ -119,12 +120,18 @@ const WorkingHoursInterval = "llmmon-working-hours"
 
 var weekdayNames = map[string]string{"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday"}
 
+// Labels of the synthetic alerts `llmmon alert test` sends: the run's id and the receiver.
+const (
+	TestLabel         = relay.TestLabel
+	TestReceiverLabel = "llmmon_test_receiver"
+)
+
 // NullReceiver catches alerts that no severity route sends anywhere.
 const NullReceiver = "llmmon-null"
 
 var words = map[string]map[string]string{
-	"en": {"Firing": "FIRING", "Resolved": "RESOLVED", "Target": "Service", "Since": "Since", "Runbook": "What to do", "Dashboard": "Dashboard", "Silence": "Silence"},
-	"zh": {"Firing": "告警", "Resolved": "已恢复", "Target": "服务", "Since": "开始时间", "Runbook": "处理建议", "Dashboard": "查看面板", "Silence": "静默"},
+	"en": {"Firing": "FIRING", "Resolved": "RESOLVED", "Target": "Service", "Since": "Since", "Runbook": "What to do", "Dashboard": "Dashboard", "Silence": "Silence", "Value": "Value"},
+	"zh": {"Firing": "告警", "Resolved": "已恢复", "Target": "服务", "Since": "开始时间", "Runbook": "处理建议", "Dashboard": "查看面板", "Silence": "静默", "Value": "当前值"},
 }
 
 func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) error {
@@ -165,6 +172,16 @@ func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) err
 			{SourceMatchers: []string{`alertname="LLMServiceDown"`}, TargetMatchers: []string{`alertname!="LLMServiceDown"`}, Equal: []string{"target"}},
 		},
 		Receivers: []amReceiver{{Name: NullReceiver}},
+	}
+	// `llmmon alert test` sends one synthetic alert per receiver, routed by this label to that
+	// receiver alone, whatever its severity routing.
+	for _, r := range s.Notify.Receivers {
+		cfg.Route.Routes = append(cfg.Route.Routes, amRoute{
+			Receiver:  r.Name,
+			Matchers:  []string{fmt.Sprintf("%s=%q", TestReceiverLabel, r.Name)},
+			GroupBy:   []string{"alertname", TestLabel},
+			GroupWait: "1s",
+		})
 	}
 	for _, sev := range []struct {
 		name string

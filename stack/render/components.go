@@ -10,7 +10,7 @@ import (
 // Component is one container of the stack, described independently of Docker so that both the
 // engine and the compose writer build on it.
 type Component struct {
-	Name  string // prometheus, alertmanager, grafana, node-exporter, dcgm-exporter
+	Name  string // prometheus, alertmanager, grafana, node-exporter, dcgm-exporter, relay
 	Image string
 	Args  []string
 	Env   []string // never secrets
@@ -100,6 +100,8 @@ func Components(s *spec.Spec, o Options) []Component {
 			fmt.Sprintf("--web.listen-address=%s:%d", hostForURL(bind), s.Alertmanager.Port),
 			fmt.Sprintf("--web.external-url=http://%s:%d", local, s.Alertmanager.Port),
 			"--cluster.listen-address=",
+			// Per-receiver notification counters let `llmmon alert test` tell which receiver failed.
+			"--enable-feature=receiver-name-in-metrics",
 		},
 		DataVolume:   "alertmanager-data",
 		DataPath:     "/alertmanager",
@@ -136,6 +138,21 @@ func Components(s *spec.Spec, o Options) []Component {
 		Health:       "/api/health",
 		Published:    true,
 	})
+	if o.Relay || NeedsRelay(s) {
+		out = append(out, Component{
+			Name:         "relay",
+			Image:        o.RelayImage,
+			User:         "65534:65534",
+			Args:         []string{"relay", "--config", RelayConfigFile},
+			DataVolume:   "relay-data",
+			DataPath:     RelayDataDir,
+			ConfigPrefix: "relay/",
+			ConfigPath:   RelayConfigDir,
+			Addr:         fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.Relay),
+			Health:       "/-/ready",
+			Reload:       "/-/reload",
+		})
+	}
 	return out
 }
 

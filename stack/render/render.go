@@ -21,6 +21,8 @@ type Options struct {
 	// Relay says whether llmmon's notification relay runs (DingTalk or WeCom robots configured).
 	// When false it is derived from the spec.
 	Relay bool
+	// RelayImage is the relay's image, built locally from llmmon's own binary.
+	RelayImage string
 }
 
 // Container paths the generated files are copied to; they are fixed so that the files can refer
@@ -73,6 +75,11 @@ func Render(s *spec.Spec, a Assets, o Options) (*Bundle, error) {
 	}
 	if err := renderGrafanaProvisioning(b, s); err != nil {
 		return nil, fmt.Errorf("render grafana provisioning: %w", err)
+	}
+	if o.Relay {
+		if err := renderRelay(b, s); err != nil {
+			return nil, fmt.Errorf("render relay configuration: %w", err)
+		}
 	}
 	return b, nil
 }

@@ -331,6 +331,8 @@ func alertRule(a AlertDef, sc scope, lang, grafana string, panels map[string]pan
 			ann[k] = v
 		}
 	}
+	// The value the expression had when it fired, shown in every notification.
+	ann["value"] = valueAnnotation
 	if a.Panel != "" {
 		p, ok := panels[a.Panel]
 		if !ok {
@@ -354,6 +356,9 @@ func alertRule(a AlertDef, sc scope, lang, grafana string, panels map[string]pan
 		Annotations: ann,
 	}, nil
 }
+
+// valueAnnotation renders the alert's value with three significant digits.
+const valueAnnotation = `{{ printf "%.3g" $value }}`
 
 // anomalyGroup returns z-score alerts: p95 latency far above, or throughput far below, its own
 // mean over the configured window. The baseline window ends 10 minutes ago (the alerts' `for`),
@@ -389,6 +394,7 @@ func anomalyGroup(s *spec.Spec, grafana string, panels map[string]panelRef) rule
 				"description": text("p95 latency is more than "+z+" standard deviations above its "+w+" average.", "p95 延迟比过去 "+w+" 的平均值高出 "+z+" 个标准差以上。"),
 				"runbook":     text("Compare with the queue, KV-cache usage and recent deployments.", "对照队列、KV 缓存使用率和最近的发布。"),
 				"dashboard":   link("llm-latency"),
+				"value":       valueAnnotation,
 			},
 		},
 		{
@@ -402,6 +408,7 @@ func anomalyGroup(s *spec.Spec, grafana string, panels map[string]panelRef) rule
 				"description": text("Generated tokens per second are more than "+z+" standard deviations below their "+w+" average.", "每秒生成 token 数比过去 "+w+" 的平均值低 "+z+" 个标准差以上。"),
 				"runbook":     text("Check whether traffic dropped (a gateway or client problem) or the engine slowed down.", "检查是流量下降（网关或客户端问题）还是引擎变慢。"),
 				"dashboard":   link("llm-tokens"),
+				"value":       valueAnnotation,
 			},
 		},
 	}}

@@ -1,0 +1,395 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/llmmon/llmmon/stack/relay"
+	"github.com/llmmon/llmmon/stack/render"
+	"github.com/llmmon/llmmon/stack/runtime"
+	"github.com/llmmon/llmmon/stack/spec"
+)
+
+// AlertTestOptions control AlertTest.
+type AlertTestOptions struct {
+	// Receivers to test (default: all).
+	Receivers []string
+	// Timeout bounds the wait for every delivery (default 60s).
+	Timeout time.Duration
+	// Progress is told about each receiver's outcome as it arrives; it may be nil.
+	Progress func(AlertTestResult)
+}
+
+// AlertTestResult is what happened to the test alert sent to one receiver.
+type AlertTestResult struct {
+	Receiver string `json:"receiver"`
+	Kind     string `json:"kind"`
+	// Outcome is delivered, failed or no-answer.
+	Outcome string `json:"outcome"`
+	// Detail is the platform's error in plain words (failed), or what is known (no-answer).
+	Detail string        `json:"detail,omitempty"`
+	After  time.Duration `json:"after_ns"`
+}
+
+// Outcomes of a test delivery.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeFailed    = "failed"
+	OutcomeNoAnswer  = "no-answer"
+)
+
+// ErrUnknownReceiver is returned for a --receiver the spec does not define.
+var ErrUnknownReceiver = errors.New("unknown receiver")
+
+// ErrNoReceivers is returned when the spec has nowhere to send alerts.
+var ErrNoReceivers = errors.New("the spec has no receivers")
+
+// AlertTest sends one synthetic alert per receiver through the running stack's Alertmanager
+// (and, for DingTalk and WeCom, the relay) and reports, per receiver, whether the platform
+// accepted it or what it answered. The test alerts are resolved afterwards.
+func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions) ([]AlertTestResult, error) {
+	if o.Timeout == 0 {
+		o.Timeout = time.Minute
+	}
+	if len(s.Notify.Receivers) == 0 {
+		return nil, fmt.Errorf("%w: add one under notify.receivers (email, dingtalk, wecom, wecom_app or webhook) and run llmmon up", ErrNoReceivers)
+	}
+	var rcvs []spec.Receiver
+	if len(o.Receivers) == 0 {
+		rcvs = s.Notify.Receivers
+	}
+	for _, name := range o.Receivers {
+		found := false
+		for _, r := range s.Notify.Receivers {
+			if r.Name == name {
+				rcvs, found = append(rcvs, r), true
+			}
+		}
+		if !found {
+			var all []string
+			for _, r := range s.Notify.Receivers {
+				all = append(all, r.Name)
+			}
+			return nil, fmt.Errorf("%w %q; the spec has: %s", ErrUnknownReceiver, name, strings.Join(all, ", "))
+		}
+	}
+	am := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Alertmanager.Port)
+	if code, _, err := e.httpGet(ctx, am+"/-/ready", "", ""); err != nil || code != http.StatusOK {
+		return nil, fmt.Errorf("alertmanager at %s is not running; start the stack with llmmon up first", am)
+	}
+	relayURL := fmt.Sprintf("http://127.0.0.1:%d", s.InternalPorts.Relay)
+	needRelay := false
+	for _, r := range rcvs {
+		if r.DingTalk != nil || r.WeCom != nil {
+			needRelay = true
+		}
+	}
+	if needRelay {
+		if code, _, err := e.httpGet(ctx, relayURL+"/-/ready", "", ""); err != nil || code != http.StatusOK {
+			return nil, fmt.Errorf("the notification relay at %s is not running; run llmmon up (it starts the relay for dingtalk and wecom receivers)", relayURL)
+		}
+	}
+	// The running Alertmanager must have this spec's test routes (a stack started by an older
+	// llmmon, or from another spec, would route the test alert elsewhere).
+	_, body, err := e.httpGet(ctx, am+"/api/v2/status", "", "")
+	if err != nil || !bytes.Contains(body, []byte(render.TestReceiverLabel)) {
+		return nil, fmt.Errorf("the running Alertmanager does not have this spec's receivers; run llmmon up first")
+	}
+	before, _ := e.amNotificationCounters(ctx, am)
+	start := time.Now()
+	idb := make([]byte, 6)
+	_, _ = rand.Read(idb)
+	id := hex.EncodeToString(idb)
+	alerts := make([]map[string]any, 0, len(rcvs))
+	for _, r := range rcvs {
+		alerts = append(alerts, testAlert(s, id, r.Name, start, time.Time{}))
+	}
+	if err := postAlerts(ctx, e.http, am, alerts); err != nil {
+		return nil, err
+	}
+	defer func() {
+		// Resolve the test alerts, so that they do not linger (a resolved message follows).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		now := time.Now()
+		res := make([]map[string]any, 0, len(rcvs))
+		for _, r := range rcvs {
+			res = append(res, testAlert(s, id, r.Name, start, now))
+		}
+		_ = postAlerts(rctx, e.http, am, res)
+	}()
+
+	results := map[string]*AlertTestResult{}
+	deadline := time.NewTimer(o.Timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var relayRes []relay.TestResult
+		if needRelay {
+			_, body, err := e.httpGet(ctx, relayURL+"/api/v1/tests/"+id, "", "")
+			if err == nil {
+				_ = json.Unmarshal(body, &relayRes)
+			}
+		}
+		after, _ := e.amNotificationCounters(ctx, am)
+		for _, r := range rcvs {
+			if results[r.Name] != nil {
+				continue
+			}
+			res := e.judge(ctx, s, r, relayRes, before, after)
+			if res == nil {
+				continue
+			}
+			res.After = time.Since(start)
+			results[r.Name] = res
+			if o.Progress != nil {
+				o.Progress(*res)
+			}
+		}
+		if len(results) == len(rcvs) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			for _, r := range rcvs {
+				if results[r.Name] == nil {
+					res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind(), Outcome: OutcomeNoAnswer, After: time.Since(start),
+						Detail: fmt.Sprintf("no delivery within %s; llmmon status and the alertmanager/relay container logs say more", o.Timeout)}
+					if r.DingTalk != nil || r.WeCom != nil {
+						res.Detail = fmt.Sprintf("the relay has not delivered it within %s (the robot may be rate-limited; the relay keeps retrying)", o.Timeout)
+					}
+					results[r.Name] = res
+					if o.Progress != nil {
+						o.Progress(*res)
+					}
+				}
+			}
+			goto done
+		case <-tick.C:
+		}
+	}
+done:
+	out := make([]AlertTestResult, 0, len(rcvs))
+	for _, r := range rcvs {
+		out = append(out, *results[r.Name])
+	}
+	return out, nil
+}
+
+// judge decides one receiver's outcome, or returns nil while it is not known yet.
+func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]float64) *AlertTestResult {
+	res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind()}
+	if r.DingTalk != nil || r.WeCom != nil {
+		for _, t := range relayRes {
+			if t.Receiver != r.Name {
+				continue
+			}
+			if t.Delivered {
+				res.Outcome = OutcomeDelivered
+				return res
+			}
+			res.Outcome = OutcomeFailed
+			res.Detail = t.Error
+			return res
+		}
+		return nil
+	}
+	integration := map[string]string{"email": "email", "wecom_app": "wechat", "webhook": "webhook"}[r.Kind()]
+	ok := after["ok/"+integration+"/"+r.Name] - before["ok/"+integration+"/"+r.Name]
+	failed := after["failed/"+integration+"/"+r.Name] - before["failed/"+integration+"/"+r.Name]
+	switch {
+	case ok > 0:
+		res.Outcome = OutcomeDelivered
+	case failed > 0:
+		res.Outcome = OutcomeFailed
+		res.Detail = e.amFailure(ctx, s, r)
+	default:
+		return nil
+	}
+	return res
+}
+
+// amNotificationCounters reads Alertmanager's per-receiver notification counters:
+// "ok/<integration>/<receiver>" (attempts that succeeded) and "failed/...".
+func (e *Engine) amNotificationCounters(ctx context.Context, am string) (map[string]float64, error) {
+	code, body, err := e.httpGet(ctx, am+"/metrics", "", "")
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("alertmanager /metrics: HTTP %d", code)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, name := range []string{"alertmanager_notifications_total", "alertmanager_notifications_failed_total"} {
+		f := fams[name]
+		if f == nil {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var integ, rcv string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "integration":
+					integ = l.GetValue()
+				case "receiver_name":
+					rcv = l.GetValue()
+				}
+			}
+			v := m.GetCounter().GetValue()
+			if name == "alertmanager_notifications_total" {
+				out["all/"+integ+"/"+rcv] += v
+			} else {
+				out["failed/"+integ+"/"+rcv] += v
+			}
+		}
+	}
+	for k, v := range out {
+		if strings.HasPrefix(k, "all/") {
+			rest := strings.TrimPrefix(k, "all/")
+			out["ok/"+rest] = v - out["failed/"+rest]
+		}
+	}
+	return out, nil
+}
+
+var amErrRe = regexp.MustCompile(`err="((?:[^"\\]|\\.)*)"`)
+
+// amFailure finds Alertmanager's last error for receiver r in its log and says it plainly.
+func (e *Engine) amFailure(ctx context.Context, s *spec.Spec, r spec.Receiver) string {
+	if e.rt == nil {
+		return "Alertmanager could not deliver it; see its log"
+	}
+	cs, err := e.rt.ListContainers(ctx, s.Name)
+	if err != nil {
+		return "Alertmanager could not deliver it; see its log"
+	}
+	for _, c := range cs {
+		if c.Labels[runtime.LabelComponent] != "alertmanager" {
+			continue
+		}
+		logs, err := e.rt.Logs(ctx, c.ID, 200)
+		if err != nil {
+			break
+		}
+		lines := strings.Split(logs, "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			l := lines[i]
+			if !strings.Contains(l, "receiver="+r.Name+" ") && !strings.Contains(l, `receiver="`+r.Name+`"`) {
+				continue
+			}
+			if m := amErrRe.FindStringSubmatch(l); m != nil {
+				return explainAMError(r.Kind(), strings.ReplaceAll(m[1], `\"`, `"`))
+			}
+		}
+	}
+	return "Alertmanager could not deliver it; see its log (docker logs llmmon-" + s.Name + "-alertmanager)"
+}
+
+// explainAMError puts Alertmanager's notifier errors in plain words, keeping the original.
+func explainAMError(kind, msg string) string {
+	low := strings.ToLower(msg)
+	hint := ""
+	switch {
+	case kind == "email" && (strings.Contains(low, "535") || strings.Contains(low, "authentication")):
+		hint = "the SMTP server refused the login: check username and password"
+	case kind == "email" && strings.Contains(low, "starttls"):
+		hint = "the SMTP server does not offer STARTTLS: set tls: tls for port 465, or tls: none for a local relay"
+	case strings.Contains(low, "certificate"):
+		hint = "the server's TLS certificate is not trusted"
+	case strings.Contains(low, "connection refused"):
+		hint = "nothing listens at that address and port"
+	case strings.Contains(low, "no such host"):
+		hint = "the host name does not resolve"
+	case strings.Contains(low, "timeout") || strings.Contains(low, "deadline"):
+		hint = "the server did not answer in time (firewall?)"
+	case kind == "email" && (strings.Contains(low, "550") || strings.Contains(low, "553") || strings.Contains(low, "554")):
+		hint = "the SMTP server rejected the sender or a recipient"
+	case kind == "wecom_app" && strings.Contains(low, "60020"):
+		hint = "WeCom 60020: this host's IP is not in the app's trusted IPs"
+	case kind == "wecom_app" && (strings.Contains(low, "40001") || strings.Contains(low, "40013")):
+		hint = "WeCom rejected the corp id or app secret"
+	}
+	msg = redactURL(msg)
+	if hint == "" {
+		return msg
+	}
+	return hint + " (" + msg + ")"
+}
+
+var urlRe = regexp.MustCompile(`https?://[^\s"]+`)
+
+// redactURL hides URLs, which may hold tokens, in errors shown to people.
+func redactURL(s string) string {
+	return urlRe.ReplaceAllStringFunc(s, func(u string) string {
+		if i := strings.IndexAny(u, "?#"); i >= 0 {
+			return u[:i] + "?<hidden>"
+		}
+		return u
+	})
+}
+
+func testAlert(s *spec.Spec, id, receiver string, start, end time.Time) map[string]any {
+	summary := "Test alert from llmmon: if you read this, receiver " + receiver + " works"
+	if s.Language == "zh" {
+		summary = "llmmon 测试告警：看到这条消息说明接收者 " + receiver + " 配置正确"
+	}
+	a := map[string]any{
+		"labels": map[string]string{
+			"alertname":              "LLMMonTestAlert",
+			"severity":               "critical",
+			"target":                 "llmmon-alert-test",
+			"instance":               "llmmon-alert-test",
+			render.TestLabel:         id,
+			render.TestReceiverLabel: receiver,
+		},
+		"annotations": map[string]string{
+			"summary":     summary,
+			"description": "Sent by `llmmon alert test`; it resolves by itself.",
+			"value":       "42",
+			"dashboard":   render.GrafanaURL(s) + "/d/llmmon-overview/",
+		},
+		"startsAt": start.UTC().Format(time.RFC3339Nano),
+	}
+	if !end.IsZero() {
+		a["endsAt"] = end.UTC().Format(time.RFC3339Nano)
+	}
+	return a
+}
+
+func postAlerts(ctx context.Context, c *http.Client, am string, alerts []map[string]any) error {
+	b, _ := json.Marshal(alerts)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, am+"/api/v2/alerts", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("send the test alert to alertmanager: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("alertmanager refused the test alert: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package relay
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+type metrics struct {
+	reg       *prometheus.Registry
+	received  *prometheus.CounterVec
+	delivered *prometheus.CounterVec
+	messages  *prometheus.CounterVec
+	failed    *prometheus.CounterVec
+	retried   *prometheus.CounterVec
+	dropped   *prometheus.CounterVec
+	lastOK    *prometheus.GaugeVec
+}
+
+func newMetrics(r *Relay) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmmon_relay_alerts_received_total",
+			Help: "Alerts received from Alertmanager."}, []string{"receiver"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmmon_relay_alerts_delivered_total",
+			Help: "Alerts delivered to the robot."}, []string{"receiver"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmmon_relay_messages_delivered_total",
+			Help: "Messages the robot accepted."}, []string{"receiver"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmmon_relay_messages_failed_total",
+			Help: "Messages the robot did not accept, by reason (platform errcode, HTTP status or network)."}, []string{"receiver", "reason"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmmon_relay_retries_total",
+			Help: "Failed deliveries that will be retried."}, []string{"receiver"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmmon_relay_alerts_dropped_total",
+			Help: "Alerts given up on, by reason."}, []string{"receiver", "reason"}),
+		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "llmmon_relay_last_success_timestamp_seconds",
+			Help: "When the robot last accepted a message."}, []string{"receiver"}),
+	}
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llmmon_relay_pending_alerts_total",
+		Help: "Alerts waiting to be delivered, all receivers."}, func() float64 {
+		n := 0
+		for _, s := range r.Status() {
+			n += s.Pending
+		}
+		return float64(n)
+	})
+	m.reg.MustRegister(m.received, m.delivered, m.messages, m.failed, m.retried, m.dropped, m.lastOK, pending,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// register makes a receiver's series exist at zero, so that rate() and absent() work from
+// the start.
+func (m *metrics) register(name string) {
+	m.received.WithLabelValues(name)
+	m.delivered.WithLabelValues(name)
+	m.messages.WithLabelValues(name)
+	m.retried.WithLabelValues(name)
+}
