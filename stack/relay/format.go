@@ -415,31 +415,44 @@ func (f formatter) pack(r *Receiver, items []*item) []message {
 	detailed := len(items) <= detailedUpTo
 	// Room for the "(part 10/12)" marker, which is only known once the split is.
 	const partRoom = 32
+	fits := func(g []*item) bool {
+		_, n := f.build(r, g, detailed, 1, 2)
+		return n+partRoom <= limit
+	}
+	// Greedy: each message takes the longest run of alerts that fits. A message only grows
+	// with each alert added, so the run is found by doubling, then bisecting.
 	var groups [][]*item
-	var cur []*item
-	for _, it := range items {
-		try := append(append([]*item(nil), cur...), it)
-		if _, n := f.build(r, try, detailed, 1, 2); n+partRoom <= limit {
-			cur = try
-			continue
-		}
-		if len(cur) > 0 {
-			groups = append(groups, cur)
-		}
-		cur = []*item{it}
-		if _, n := f.build(r, cur, detailed, 1, 2); n+partRoom > limit {
+	for i := 0; i < len(items); {
+		if !fits(items[i : i+1]) {
 			// One alert alone is too long (a huge summary): shorten it until it fits.
-			t := it
+			t := items[i]
 			for size := 1000; size >= 40; size /= 2 {
-				t = truncateItem(it, size)
-				if _, n := f.build(r, []*item{t}, detailed, 1, 2); n+partRoom <= limit {
+				if t = truncateItem(items[i], size); fits([]*item{t}) {
 					break
 				}
 			}
-			cur = []*item{t}
+			groups = append(groups, []*item{t})
+			i++
+			continue
 		}
+		lo, hi := 1, 2 // items[i:i+lo] fits; find the largest such lo
+		for i+hi <= len(items) && fits(items[i:i+hi]) {
+			lo, hi = hi, hi*2
+		}
+		if hi > len(items)-i {
+			hi = len(items) - i + 1
+		}
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			if fits(items[i : i+mid]) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		groups = append(groups, items[i:i+lo])
+		i += lo
 	}
-	groups = append(groups, cur)
 	out := make([]message, 0, len(groups)+1)
 	firing := 0
 	for i, g := range groups {

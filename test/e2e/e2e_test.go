@@ -25,7 +25,10 @@ var bin string
 func TestMain(m *testing.M) {
 	dir, _ := os.MkdirTemp("", "llmmon-e2e-")
 	bin = filepath.Join(dir, "llmmon")
-	out, err := exec.Command("go", "build", "-o", bin, testenv.Root()).CombinedOutput()
+	// Static, as make build does: up builds the relay's image FROM scratch from this binary.
+	build := exec.Command("go", "build", "-o", bin, testenv.Root())
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build llmmon: %v\n%s", err, out)
 		os.Exit(1)
@@ -47,6 +50,15 @@ func freePort(t *testing.T) int {
 type stackEnv struct {
 	dir, spec, name string
 	prom, am, graf  int
+	relay           int
+}
+
+// relayPort is the stack's relay port, chosen once.
+func (e *stackEnv) relayPort(t *testing.T) int {
+	if e.relay == 0 {
+		e.relay = freePort(t)
+	}
+	return e.relay
 }
 
 func requireImages(t *testing.T) {
@@ -79,13 +91,13 @@ data_dir: %s/data
 prometheus: {port: %d, scrape_interval: 2s, evaluation_interval: 2s}
 alertmanager: {port: %d}
 grafana: {port: %d}
-internal_ports: {node_exporter: %d}
+internal_ports: {node_exporter: %d, relay: %d}
 images:
   prometheus: llmmon-test/prometheus:3.15.0
   alertmanager: llmmon-test/alertmanager:0.31.1
   node_exporter: llmmon-test/node-exporter:1.12.1
   grafana: llmmon-test/grafana-standin:dev
-%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), extra)
+%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), e.relayPort(t), extra)
 	if err := os.WriteFile(e.spec, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

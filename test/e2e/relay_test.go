@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmmon/llmmon/test/robots"
+)
+
+// TestIntegrationRelayDelivery: the real Alertmanager of the stack posts to llmmon's relay
+// (a container built from this very binary), which delivers to stand-ins for DingTalk and
+// WeCom that enforce the platforms' documented contracts (signature, keyword, byte limits,
+// 20 messages a minute, error codes). alert test reports per receiver; a wrong key is put in
+// plain words; a relay that loses its upstream keeps the alert across a restart and delivers
+// it when the platform is back; no secret leaks into status, logs or container metadata.
+func TestIntegrationRelayDelivery(t *testing.T) {
+	rs := robots.New()
+	const (
+		dingSecret = "SECe2e-signing-secret-5f2d"
+		dingToken  = "e2e-ding-token-7a1c"
+		kwToken    = "e2e-keyword-token-3b9e"
+		wecomKey   = "0b1e2e00-aaaa-4bbb-8ccc-e2e000000001"
+	)
+	rs.AddDingTalk(dingToken, robots.DingTalkRobot{Secret: dingSecret})
+	rs.AddDingTalk(kwToken, robots.DingTalkRobot{Keywords: []string{"LLMOPS"}})
+	rs.AddWeCom(wecomKey)
+	base, err := rs.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	t.Setenv("E2E_DING_SECRET", dingSecret)
+	t.Setenv("E2E_WECOM_URL", base+"/cgi-bin/webhook/send?key="+wecomKey)
+
+	receivers := fmt.Sprintf(`targets:
+  - {name: vllm-down, engine: vllm, url: "127.0.0.1:%d"}
+notify:
+  receivers:
+    - name: ding-signed
+      dingtalk: {url: "%s/robot/send?access_token=%s", secret: "${E2E_DING_SECRET}", at_mobiles: ["13800000000"]}
+    - name: ding-keyword
+      dingtalk: {url: "%s/robot/send?access_token=%s", keyword: LLMOPS}
+    - name: wecom
+      wecom: {url: "${E2E_WECOM_URL}"}
+`, freePort(t), base, dingToken, base, kwToken)
+	routes := "  route:\n    critical: [ding-signed, ding-keyword, wecom]\n"
+	e := newStack(t, receivers+routes)
+
+	if code, out := e.run(t, "up"); code != 0 {
+		t.Fatalf("up: exit %d\n%s", code, out)
+	}
+	cs := e.containers(t)
+	if cs["relay"] == "" {
+		t.Fatalf("no relay container: %v", cs)
+	}
+
+	// The real path: the target is down, LLMServiceDown fires, every robot gets it.
+	for _, robot := range []string{dingToken, kwToken, wecomKey} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		msgs, err := rs.WaitMessages(ctx, robot, func(m []robots.Message) bool {
+			for _, x := range m {
+				if strings.Contains(x.Content, "LLMServiceDown") && strings.Contains(x.Content, "vllm-down") {
+					return true
+				}
+			}
+			return false
+		})
+		cancel()
+		if err != nil {
+			_, logs := dockerLogs(cs["relay"])
+			t.Fatalf("robot %s: no LLMServiceDown message: %v; rejections %+v\nrelay log:\n%s", robot, err, rs.Rejections(robot), logs)
+		}
+		m := msgs[len(msgs)-1]
+		for _, want := range []string{"critical", "Value: 0", "/#/silences/new?filter=", "/d/llmmon-overview/"} {
+			if !strings.Contains(m.Content, want) {
+				t.Errorf("robot %s: message lacks %q:\n%s", robot, want, m.Content)
+			}
+		}
+		if robot == dingToken && (len(m.AtMobiles) != 1 || !strings.Contains(m.Content, "@13800000000")) {
+			t.Errorf("signed robot: no @mention: %v\n%s", m.AtMobiles, m.Content)
+		}
+		if robot == kwToken && !strings.Contains(m.Title+m.Content, "LLMOPS") {
+			t.Errorf("keyword robot: keyword missing")
+		}
+	}
+	for _, robot := range []string{dingToken, kwToken, wecomKey} {
+		if rj := rs.Rejections(robot); len(rj) > 0 {
+			t.Errorf("robot %s rejected messages: %+v", robot, rj)
+		}
+	}
+
+	// alert test: every receiver reports delivered.
+	code, out := e.run(t, "alert", "test", "--timeout", "60s")
+	if code != 0 || strings.Count(out, "delivered") != 3 {
+		t.Fatalf("alert test: exit %d\n%s", code, out)
+	}
+
+	// A wrong WeCom key is a failed receiver, explained in plain words (exit 1).
+	e.write(t, receivers+`    - name: wecom-wrong-key
+      wecom: {url: "`+base+`/cgi-bin/webhook/send?key=ffffffff-0000-4000-8000-000000000000"}
+`+routes)
+	if code, out := e.run(t, "up"); code != 0 {
+		t.Fatalf("up with a new receiver: exit %d\n%s", code, out)
+	}
+	code, out = e.run(t, "alert", "test", "--receiver", "wecom-wrong-key", "--timeout", "30s")
+	if code != 1 || !strings.Contains(out, "WeCom 93000: invalid webhook key") {
+		t.Fatalf("alert test of a wrong key: exit %d\n%s", code, out)
+	}
+	if code, out := e.run(t, "alert", "test", "--receiver", "nope"); code != 2 || !strings.Contains(out, `unknown receiver "nope"`) {
+		t.Errorf("unknown receiver: exit %d\n%s", code, out)
+	}
+
+	// The platform goes down: the relay keeps the alert, also across a restart of its
+	// container, and delivers it when the platform is back.
+	rs.SetDown(503)
+	before := countContaining(rs.Messages(wecomKey), "LLMMonTestAlert")
+	code, out = e.run(t, "alert", "test", "--receiver", "wecom", "--timeout", "10s")
+	if code != 1 || !strings.Contains(out, "HTTP 503") {
+		t.Fatalf("alert test during an outage: exit %d\n%s", code, out)
+	}
+	if out, err := exec.Command("docker", "restart", cs["relay"]).CombinedOutput(); err != nil {
+		t.Fatalf("restart relay: %v\n%s", err, out)
+	}
+	rs.SetDown(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := rs.WaitMessages(ctx, wecomKey, func(m []robots.Message) bool { return countContaining(m, "LLMMonTestAlert") > before }); err != nil {
+		_, logs := dockerLogs(cs["relay"])
+		t.Fatalf("the alert kept during the outage was not delivered: %v\nrelay log:\n%s", err, logs)
+	}
+
+	// Secrets: not in status, container metadata, logs; the relay's file is 0600.
+	_, status := e.run(t, "status")
+	inspect, _ := exec.Command("docker", "inspect", cs["relay"], cs["alertmanager"]).CombinedOutput()
+	_, relayLogs := dockerLogs(cs["relay"])
+	_, amLogs := dockerLogs(cs["alertmanager"])
+	for _, secret := range []string{dingSecret, dingToken, kwToken, wecomKey} {
+		for what, text := range map[string]string{"status": status, "docker inspect": string(inspect), "relay log": relayLogs, "alertmanager log": amLogs} {
+			if strings.Contains(text, secret) {
+				t.Errorf("secret %q appears in %s", secret, what)
+			}
+		}
+	}
+	if !strings.Contains(status, "relay") {
+		t.Errorf("status does not list the relay:\n%s", status)
+	}
+	st, err := os.Stat(filepath.Join(e.dir, "data", "generated", "relay", "relay.yml"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("relay.yml: %v, mode %v; want 0600", err, st.Mode())
+	}
+}
+
+func countContaining(msgs []robots.Message, s string) int {
+	n := 0
+	for _, m := range msgs {
+		if strings.Contains(m.Content, s) {
+			n++
+		}
+	}
+	return n
+}
+
+func dockerLogs(id string) (error, string) {
+	out, err := exec.Command("docker", "logs", id).CombinedOutput()
+	return err, string(out)
+}
