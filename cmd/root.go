@@ -157,6 +157,7 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 		newVersionCmd(a),
 		newRelayCmd(a),
 		newAlertCmd(a),
+		newLogsCmd(a),
 	)
 	for _, c := range root.Commands() {
 		if c.Args == nil {

@@ -3,8 +3,10 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -187,4 +189,28 @@ func (e *Engine) Down(ctx context.Context, s *spec.Spec, o DownOptions) ([]strin
 		}
 	}
 	return removed, nil
+}
+
+// ErrNoSuchComponent is returned by Logs for a component the stack does not run.
+var ErrNoSuchComponent = errors.New("no such component")
+
+// Logs returns the last tail lines of a component's container log.
+func (e *Engine) Logs(ctx context.Context, s *spec.Spec, component string, tail int) (string, error) {
+	cs, err := e.rt.ListContainers(ctx, s.Name)
+	if err != nil {
+		return "", err
+	}
+	var have []string
+	for _, c := range cs {
+		name := c.Labels[runtime.LabelComponent]
+		if name == component {
+			return e.rt.Logs(ctx, c.ID, tail)
+		}
+		have = append(have, name)
+	}
+	sort.Strings(have)
+	if len(have) == 0 {
+		return "", fmt.Errorf("stack %q has no containers; run llmmon up", s.Name)
+	}
+	return "", fmt.Errorf("%w %q in stack %q; it has: %s", ErrNoSuchComponent, component, s.Name, strings.Join(have, ", "))
 }
