@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,7 +151,7 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 			if results[r.Name] != nil {
 				continue
 			}
-			res := e.judge(ctx, s, r, relayRes, before, after)
+			res := e.judge(ctx, s, r, relayRes, before, after, false)
 			if res == nil {
 				continue
 			}
@@ -167,6 +169,19 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 			return nil, ctx.Err()
 		case <-deadline.C:
 			for _, r := range rcvs {
+				if results[r.Name] == nil && (r.DingTalk != nil || r.WeCom != nil) {
+					var relayRes []relay.TestResult
+					if _, body, err := e.httpGet(ctx, relayURL+"/api/v1/tests/"+id, "", ""); err == nil {
+						_ = json.Unmarshal(body, &relayRes)
+					}
+					if res := e.judge(ctx, s, r, relayRes, nil, nil, true); res != nil {
+						res.After = time.Since(start)
+						results[r.Name] = res
+						if o.Progress != nil {
+							o.Progress(*res)
+						}
+					}
+				}
 				if results[r.Name] == nil {
 					res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind(), Outcome: OutcomeNoAnswer, After: time.Since(start),
 						Detail: fmt.Sprintf("no delivery within %s; llmmon status and the alertmanager/relay container logs say more", o.Timeout)}
@@ -191,8 +206,11 @@ done:
 	return out, nil
 }
 
+// retryGrace is how long alert test waits for the relay's retries after a transient failure.
+const retryGrace = 10 * time.Second
+
 // judge decides one receiver's outcome, or returns nil while it is not known yet.
-func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]float64) *AlertTestResult {
+func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]float64, lastCall bool) *AlertTestResult {
 	res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind()}
 	if r.DingTalk != nil || r.WeCom != nil {
 		for _, t := range relayRes {
@@ -203,6 +221,10 @@ func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relay
 				res.Outcome = OutcomeDelivered
 				return res
 			}
+			if t.Retrying && time.Since(t.At) < retryGrace && !lastCall {
+				// The relay retries network errors, 5xx and throttling: give it a moment.
+				return nil
+			}
 			res.Outcome = OutcomeFailed
 			res.Detail = t.Error
 			return res
@@ -212,12 +234,20 @@ func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relay
 	integration := map[string]string{"email": "email", "wecom_app": "wechat", "webhook": "webhook"}[r.Kind()]
 	ok := after["ok/"+integration+"/"+r.Name] - before["ok/"+integration+"/"+r.Name]
 	failed := after["failed/"+integration+"/"+r.Name] - before["failed/"+integration+"/"+r.Name]
+	if ok > 0 && failed == 0 {
+		// The attempt counter moves just before the failure counter: read both again.
+		time.Sleep(100 * time.Millisecond)
+		if again, err := e.amNotificationCounters(ctx, "http://"+net.JoinHostPort(s.LocalAddr(), strconv.Itoa(s.Alertmanager.Port))); err == nil {
+			ok = again["ok/"+integration+"/"+r.Name] - before["ok/"+integration+"/"+r.Name]
+			failed = again["failed/"+integration+"/"+r.Name] - before["failed/"+integration+"/"+r.Name]
+		}
+	}
 	switch {
-	case ok > 0:
-		res.Outcome = OutcomeDelivered
 	case failed > 0:
 		res.Outcome = OutcomeFailed
 		res.Detail = e.amFailure(ctx, s, r)
+	case ok > 0:
+		res.Outcome = OutcomeDelivered
 	default:
 		return nil
 	}
@@ -240,7 +270,9 @@ func (e *Engine) amNotificationCounters(ctx context.Context, am string) (map[str
 		return nil, err
 	}
 	out := map[string]float64{}
-	for _, name := range []string{"alertmanager_notifications_total", "alertmanager_notifications_failed_total"} {
+	// The per-attempt counters: notifications_total counts a notification when its first attempt
+	// starts, notification_requests_* count each attempt once it has an answer.
+	for _, name := range []string{"alertmanager_notification_requests_total", "alertmanager_notification_requests_failed_total"} {
 		f := fams[name]
 		if f == nil {
 			continue
@@ -256,7 +288,7 @@ func (e *Engine) amNotificationCounters(ctx context.Context, am string) (map[str
 				}
 			}
 			v := m.GetCounter().GetValue()
-			if name == "alertmanager_notifications_total" {
+			if name == "alertmanager_notification_requests_total" {
 				out["all/"+integ+"/"+rcv] += v
 			} else {
 				out["failed/"+integ+"/"+rcv] += v
