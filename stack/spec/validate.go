@@ -348,7 +348,7 @@ func (v *validator) secretURL(path string, val Secret, file, mustHost, mustParam
 	case u.Scheme != "https" && u.Scheme != "http":
 		v.add(path, "the URL must start with https://", "")
 	case mustParam != "" && u.Query().Get(mustParam) == "":
-		v.add(path, fmt.Sprintf("the URL has no %s parameter", mustParam), fmt.Sprintf("copy the whole webhook address, e.g. https://%s/...?%s=...", mustHost, mustParam))
+		v.add(path, fmt.Sprintf("the URL has no %s parameter", mustParam), fmt.Sprintf("copy the whole webhook address, e.g. https://%s?%s=...", mustHost, mustParam))
 	}
 }
 
