@@ -237,6 +237,15 @@ func printStatus(out io.Writer, st *stack.Status) {
 	}
 	w.Flush()
 	fmt.Fprintln(out)
+	if len(st.Receivers) > 0 {
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "RECEIVER\tKIND\tSENT\tFAILED\tPENDING\tLAST ERROR")
+		for _, r := range st.Receivers {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\n", r.Name, r.Kind, r.Sent, r.Failed, r.Pending, dash(r.LastError))
+		}
+		w.Flush()
+		fmt.Fprintln(out)
+	}
 	if len(st.Alerts) == 0 {
 		fmt.Fprintln(out, "No alerts firing.")
 		return

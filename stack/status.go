@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/llmmon/llmmon/stack/relay"
 	"github.com/llmmon/llmmon/stack/render"
 	"github.com/llmmon/llmmon/stack/runtime"
 	"github.com/llmmon/llmmon/stack/spec"
@@ -45,12 +46,24 @@ type AlertStatus struct {
 	Summary  string `json:"summary,omitempty"`
 }
 
+// ReceiverStatus is one notification receiver: messages sent and failed since its notifier
+// (Alertmanager or the relay) started, alerts waiting in the relay, and the relay's last error.
+type ReceiverStatus struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Sent      int    `json:"sent"`
+	Failed    int    `json:"failed"`
+	Pending   int    `json:"pending"`
+	LastError string `json:"last_error,omitempty"`
+}
+
 // Status is the whole answer of `llmmon status`.
 type Status struct {
 	Stack      string            `json:"stack"`
 	Components []ComponentStatus `json:"components"`
 	Targets    []TargetStatus    `json:"targets"`
 	Alerts     []AlertStatus     `json:"alerts"`
+	Receivers  []ReceiverStatus  `json:"receivers"`
 	Healthy    bool              `json:"healthy"`
 }
 
@@ -148,7 +161,37 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	sort.Slice(st.Alerts, func(i, j int) bool {
 		return st.Alerts[i].Name+st.Alerts[i].Target < st.Alerts[j].Name+st.Alerts[j].Target
 	})
+	st.Receivers = e.receiverStatus(cctx, s)
 	return st, nil
+}
+
+// receiverStatus reads Alertmanager's per-receiver counters and the relay's queue.
+func (e *Engine) receiverStatus(ctx context.Context, s *spec.Spec) []ReceiverStatus {
+	am := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Alertmanager.Port)
+	counters, _ := e.amNotificationCounters(ctx, am)
+	var relayed []relay.ReceiverStatus
+	if render.NeedsRelay(s) {
+		if _, b, err := e.httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/v1/status", s.InternalPorts.Relay), "", ""); err == nil {
+			_ = json.Unmarshal(b, &relayed)
+		}
+	}
+	out := make([]ReceiverStatus, 0, len(s.Notify.Receivers))
+	for _, r := range s.Notify.Receivers {
+		rs := ReceiverStatus{Name: r.Name, Kind: r.Kind()}
+		if r.DingTalk != nil || r.WeCom != nil {
+			for _, x := range relayed {
+				if x.Name == r.Name {
+					rs.Sent, rs.Failed, rs.Pending, rs.LastError = x.Sent, x.Failed, x.Pending, x.LastError
+				}
+			}
+		} else {
+			integ := map[string]string{"email": "email", "wecom_app": "wechat", "webhook": "webhook"}[r.Kind()]
+			rs.Sent = int(counters["ok/"+integ+"/"+r.Name])
+			rs.Failed = int(counters["failed/"+integ+"/"+r.Name])
+		}
+		out = append(out, rs)
+	}
+	return out
 }
 
 // DownOptions control Down.

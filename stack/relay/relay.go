@@ -96,6 +96,8 @@ type queue struct {
 	sent    []time.Time // send attempts in the last minute
 	failing *DeliveryError
 	okAt    time.Time
+	nOK     int // messages accepted
+	nFailed int // messages refused or unanswered
 }
 
 func (r *Relay) apply(cfg *Config) error {
@@ -373,6 +375,7 @@ func (r *Relay) sendBatch(ctx context.Context, q *queue) error {
 			}
 			q.mu.Lock()
 			q.failing = de
+			q.nFailed++
 			q.mu.Unlock()
 			if de.Retry {
 				r.metrics.retried.WithLabelValues(rcv.Name).Inc()
@@ -391,6 +394,7 @@ func (r *Relay) sendBatch(ctx context.Context, q *queue) error {
 		q.mu.Lock()
 		q.failing = nil
 		q.okAt = r.now()
+		q.nOK++
 		q.mu.Unlock()
 		r.metrics.messages.WithLabelValues(rcv.Name).Inc()
 		r.metrics.lastOK.WithLabelValues(rcv.Name).SetToCurrentTime()
@@ -498,6 +502,8 @@ type ReceiverStatus struct {
 	Name        string    `json:"name"`
 	Kind        string    `json:"kind"`
 	Pending     int       `json:"pending"`
+	Sent        int       `json:"sent"`
+	Failed      int       `json:"failed"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 }
@@ -513,7 +519,7 @@ func (r *Relay) Status() []ReceiverStatus {
 	out := make([]ReceiverStatus, 0, len(qs))
 	for _, q := range qs {
 		q.mu.Lock()
-		s := ReceiverStatus{Name: q.name, Kind: q.rcv.Kind, Pending: len(q.pending), LastSuccess: q.okAt}
+		s := ReceiverStatus{Name: q.name, Kind: q.rcv.Kind, Pending: len(q.pending), Sent: q.nOK, Failed: q.nFailed, LastSuccess: q.okAt}
 		if q.failing != nil {
 			s.LastError = q.failing.Words
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,9 @@ notify:
 	if code != 1 || !strings.Contains(out, "WeCom 93000: invalid webhook key") {
 		t.Fatalf("alert test of a wrong key: exit %d\n%s", code, out)
 	}
+	if _, status := e.run(t, "status"); !regexp.MustCompile(`wecom-wrong-key\s+wecom\s+0\s+1\s+0\s+WeCom 93000`).MatchString(status) {
+		t.Errorf("status does not show the wrong key's failure:\n%s", status)
+	}
 	if code, out := e.run(t, "alert", "test", "--receiver", "nope"); code != 2 || !strings.Contains(out, `unknown receiver "nope"`) {
 		t.Errorf("unknown receiver: exit %d\n%s", code, out)
 	}
@@ -148,7 +152,7 @@ notify:
 		}
 	}
 	if !strings.Contains(status, "relay") {
-		t.Errorf("status does not list the relay:\n%s", status)
+		t.Errorf("status does not show the relay:\n%s", status)
 	}
 	st, err := os.Stat(filepath.Join(e.dir, "data", "generated", "relay", "relay.yml"))
 	if err != nil || st.Mode().Perm() != 0o600 {
