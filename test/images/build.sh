@@ -111,7 +111,7 @@ ENTRYPOINT [\"/bin/node_exporter\"]" \
     "$bin/node_exporter-$NODE_VERSION=node_exporter"
   # llmmon's own stand-ins and simulators, built from this repository.
   local gb; gb=$(mktemp -d)
-  (cd "$root" && go build -trimpath -o "$gb/grafana-standin" ./test/grafana-standin && go build -trimpath -o "$gb/modelsim" ./test/modelsim)
+  (cd "$root" && go build -trimpath -o "$gb/grafana-standin" ./test/grafana-standin && go build -trimpath -o "$gb/modelsim" ./test/modelsim && go build -trimpath -o "$gb/robots" ./test/robots/cmd/robots)
   build_image "llmmon-test/grafana-standin:dev" "FROM scratch
 COPY grafana-standin /bin/grafana-standin
 COPY --chown=472:0 empty/ /var/lib/grafana/
@@ -122,6 +122,11 @@ ENTRYPOINT [\"/bin/grafana-standin\"]" "$gb/grafana-standin=grafana-standin"
 COPY modelsim /bin/modelsim
 EXPOSE 8000
 ENTRYPOINT [\"/bin/modelsim\"]" "$gb/modelsim=modelsim"
+  # Stand-ins for DingTalk's and WeCom's robot APIs (test/robots), for the offline demo.
+  build_image "llmmon-test/robots:dev" "FROM scratch
+COPY robots /bin/robots
+USER 65534:65534
+ENTRYPOINT [\"/bin/robots\"]" "$gb/robots=robots"
   rm -rf "$gb"
 }
 
