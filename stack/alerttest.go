@@ -326,12 +326,20 @@ func (e *Engine) amFailure(ctx context.Context, s *spec.Spec, r spec.Receiver) s
 		lines := strings.Split(logs, "\n")
 		for i := len(lines) - 1; i >= 0; i-- {
 			l := lines[i]
-			if !strings.Contains(l, "receiver="+r.Name+" ") && !strings.Contains(l, `receiver="`+r.Name+`"`) {
+			m := amErrRe.FindStringSubmatch(l)
+			if m == nil {
 				continue
 			}
-			if m := amErrRe.FindStringSubmatch(l); m != nil {
-				return explainAMError(r.Kind(), strings.ReplaceAll(m[1], `\"`, `"`))
+			msg := strings.ReplaceAll(m[1], `\"`, `"`)
+			// Retries log receiver=NAME; a failure that ends the notification logs an error
+			// that starts with NAME/integration[i].
+			if !strings.Contains(l, "receiver="+r.Name+" ") && !strings.Contains(l, `receiver="`+r.Name+`"`) && !strings.HasPrefix(msg, r.Name+"/") {
+				continue
 			}
+			if _, rest, ok := strings.Cut(msg, " attempts: "); ok {
+				msg = rest
+			}
+			return explainAMError(r.Kind(), msg)
 		}
 	}
 	return "Alertmanager could not deliver it; see its log (docker logs llmmon-" + s.Name + "-alertmanager)"
@@ -356,10 +364,12 @@ func explainAMError(kind, msg string) string {
 		hint = "the server did not answer in time (firewall?)"
 	case kind == "email" && (strings.Contains(low, "550") || strings.Contains(low, "553") || strings.Contains(low, "554")):
 		hint = "the SMTP server rejected the sender or a recipient"
-	case kind == "wecom_app" && strings.Contains(low, "60020"):
-		hint = "WeCom 60020: this host's IP is not in the app's trusted IPs"
-	case kind == "wecom_app" && (strings.Contains(low, "40001") || strings.Contains(low, "40013")):
-		hint = "WeCom rejected the corp id or app secret"
+	case kind == "wecom_app" && (strings.Contains(low, "60020") || strings.Contains(low, "not allow to access from your ip")):
+		hint = "WeCom 60020: this host's IP is not in the app's trusted IPs (app settings, 企业可信IP)"
+	case kind == "wecom_app" && (strings.Contains(low, "invalid apisecret") || strings.Contains(low, "40001") || strings.Contains(low, "40013")):
+		hint = "WeCom rejected the corp id or the app secret"
+	case kind == "wecom_app" && strings.Contains(low, "invalid agentid"):
+		hint = "WeCom 40056: the agent id is not this app's"
 	}
 	msg = redactURL(msg)
 	if hint == "" {

@@ -31,6 +31,7 @@ func TestIntegrationRelayDelivery(t *testing.T) {
 	rs.AddDingTalk(dingToken, robots.DingTalkRobot{Secret: dingSecret})
 	rs.AddDingTalk(kwToken, robots.DingTalkRobot{Keywords: []string{"LLMOPS"}})
 	rs.AddWeCom(wecomKey)
+	rs.AddWeComApp("wwe2ecorp", "e2e-app-secret-91c4", "1000002")
 	base, err := rs.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +39,7 @@ func TestIntegrationRelayDelivery(t *testing.T) {
 	t.Cleanup(func() { rs.Close() })
 	t.Setenv("E2E_DING_SECRET", dingSecret)
 	t.Setenv("E2E_WECOM_URL", base+"/cgi-bin/webhook/send?key="+wecomKey)
+	t.Setenv("E2E_WECOM_APP_SECRET", "e2e-app-secret-91c4")
 
 	receivers := fmt.Sprintf(`targets:
   - {name: vllm-down, engine: vllm, url: "127.0.0.1:%d"}
@@ -49,8 +51,10 @@ notify:
       dingtalk: {url: "%s/robot/send?access_token=%s", keyword: LLMOPS}
     - name: wecom
       wecom: {url: "${E2E_WECOM_URL}"}
-`, freePort(t), base, dingToken, base, kwToken)
-	routes := "  route:\n    critical: [ding-signed, ding-keyword, wecom]\n"
+    - name: wecom-app
+      wecom_app: {corp_id: wwe2ecorp, agent_id: "1000002", secret: "${E2E_WECOM_APP_SECRET}", to_party: "2", api_url: "%s/cgi-bin/"}
+`, freePort(t), base, dingToken, base, kwToken, base)
+	routes := "  route:\n    critical: [ding-signed, ding-keyword, wecom, wecom-app]\n"
 	e := newStack(t, receivers+routes)
 
 	if code, out := e.run(t, "up"); code != 0 {
@@ -96,15 +100,31 @@ notify:
 		}
 	}
 
+	// WeCom application messages: Alertmanager's own wechat notifier, against the stand-in of
+	// WeCom's gettoken and message/send API.
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		msgs, err := rs.WaitMessages(ctx, "1000002", func(m []robots.Message) bool { return countContaining(m, "LLMServiceDown") > 0 })
+		cancel()
+		if err != nil {
+			t.Fatalf("wecom_app: no LLMServiceDown message: %v; rejections %+v", err, rs.Rejections("1000002"))
+		}
+		if m := msgs[len(msgs)-1]; m.MsgType != "markdown" || !strings.Contains(m.Content, "vllm-down") {
+			t.Errorf("wecom_app message: %+v", m)
+		}
+	}
+
 	// alert test: every receiver reports delivered.
 	code, out := e.run(t, "alert", "test", "--timeout", "60s")
-	if code != 0 || strings.Count(out, "delivered") != 3 {
+	if code != 0 || strings.Count(out, "delivered") != 4 {
 		t.Fatalf("alert test: exit %d\n%s", code, out)
 	}
 
 	// A wrong WeCom key is a failed receiver, explained in plain words (exit 1).
 	e.write(t, receivers+`    - name: wecom-wrong-key
       wecom: {url: "`+base+`/cgi-bin/webhook/send?key=ffffffff-0000-4000-8000-000000000000"}
+    - name: wecom-app-wrong-secret
+      wecom_app: {corp_id: wwe2ecorp, agent_id: "1000002", secret: wrong, to_user: "@all", api_url: "`+base+`/cgi-bin/"}
 `+routes)
 	if code, out := e.run(t, "up"); code != 0 {
 		t.Fatalf("up with a new receiver: exit %d\n%s", code, out)
@@ -112,6 +132,10 @@ notify:
 	code, out = e.run(t, "alert", "test", "--receiver", "wecom-wrong-key", "--timeout", "30s")
 	if code != 1 || !strings.Contains(out, "WeCom 93000: invalid webhook key") {
 		t.Fatalf("alert test of a wrong key: exit %d\n%s", code, out)
+	}
+	code, out = e.run(t, "alert", "test", "--receiver", "wecom-app-wrong-secret", "--timeout", "30s")
+	if code != 1 || !strings.Contains(out, "WeCom rejected the corp id or the app secret") || strings.Contains(out, "wrong,") {
+		t.Fatalf("alert test of a wrong app secret: exit %d\n%s", code, out)
 	}
 	if _, status := e.run(t, "status"); !regexp.MustCompile(`wecom-wrong-key\s+wecom\s+0\s+1\s+0\s+WeCom 93000`).MatchString(status) {
 		t.Errorf("status does not show the wrong key's failure:\n%s", status)

@@ -202,6 +202,7 @@ type Server struct {
 	noRate   bool
 	dingtalk map[string]*dtRobot
 	wecom    map[string]*wcRobot
+	apps     map[string]*wcApp // WeCom applications by corp id (wecomapp.go)
 	msgs     map[string][]Message
 	rejs     map[string][]Rejection
 	changed  chan struct{} // closed and replaced whenever a message is accepted or state reset
@@ -428,6 +429,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if down != 0 {
 		w.WriteHeader(down)
+		return
+	}
+	switch {
+	case r.URL.Path == WeComAppTokenPath && r.Method == http.MethodGet:
+		s.weComAppToken(w, r)
+		return
+	case r.URL.Path == WeComAppSendPath && r.Method == http.MethodPost:
+		s.weComAppSend(w, r, clock())
 		return
 	}
 	if r.URL.Path != DingTalkPath && r.URL.Path != WeComPath {
