@@ -15,7 +15,7 @@ func newAlertCmd(a *app) *cobra.Command {
 		Use:   "alert",
 		Short: "Work with notifications (alert test)",
 	}
-	c.AddCommand(newAlertTestCmd(a))
+	c.AddCommand(withoutSecrets(a, newAlertTestCmd(a)))
 	return c
 }
 

@@ -55,6 +55,8 @@ type app struct {
 	streams IOStreams
 	flags   *globalFlags
 	log     *slog.Logger
+	// noSecrets: the command tolerates unset secret variables (see withoutSecrets).
+	noSecrets bool
 }
 
 // Assets are llmmon's embedded assets.
@@ -144,11 +146,11 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 	root.PersistentFlags().BoolVarP(&flags.verbose, "verbose", "v", false, "print debug messages")
 	root.AddCommand(
 		newUpCmd(a),
-		newStatusCmd(a),
-		newDownCmd(a),
+		withoutSecrets(a, newStatusCmd(a)),
+		withoutSecrets(a, newDownCmd(a)),
 		newAddTargetCmd(a),
 		newRemoveTargetCmd(a),
-		newTargetsCmd(a),
+		withoutSecrets(a, newTargetsCmd(a)),
 		newImportDashboardCmd(a),
 		newRenderCmd(a),
 		newValidateCmd(a),
@@ -157,7 +159,7 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 		newVersionCmd(a),
 		newRelayCmd(a),
 		newAlertCmd(a),
-		newLogsCmd(a),
+		withoutSecrets(a, newLogsCmd(a)),
 	)
 	for _, c := range root.Commands() {
 		if c.Args == nil {
@@ -202,5 +204,19 @@ func (a *app) loadSpec(ctx context.Context, cmd *cobra.Command) (*spec.Spec, *sp
 			return s, nil, nil
 		}
 	}
+	if a.noSecrets {
+		return spec.LoadIgnoringUnsetSecrets(a.flags.file, os.LookupEnv)
+	}
 	return spec.Load(a.flags.file, os.LookupEnv)
+}
+
+// withoutSecrets marks a command that never uses a secret (down, status, logs, targets, alert
+// test): an unset ${VAR} in a secret field is not an error for it.
+func withoutSecrets(a *app, c *cobra.Command) *cobra.Command {
+	run := c.RunE
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		a.noSecrets = true
+		return run(cmd, args)
+	}
+	return c
 }

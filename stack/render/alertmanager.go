@@ -74,6 +74,7 @@ type amEmail struct {
 	AuthUsername     string            `yaml:"auth_username,omitempty"`
 	AuthPasswordFile string            `yaml:"auth_password_file,omitempty"`
 	RequireTLS       bool              `yaml:"require_tls"`
+	ForceImplicitTLS *bool             `yaml:"force_implicit_tls,omitempty"`
 	TLSConfig        *amTLS            `yaml:"tls_config,omitempty"`
 	Headers          map[string]string `yaml:"headers"`
 	HTML             string            `yaml:"html"`
@@ -228,6 +229,13 @@ func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) err
 				Text:         `{{ template "llmmon.email.text" . }}`,
 				SendResolved: true,
 			}
+			// Alertmanager picks implicit TLS from the port (465) unless told: say it.
+			switch e.TLS {
+			case "tls":
+				ec.ForceImplicitTLS = boolPtr(true)
+			case "starttls":
+				ec.ForceImplicitTLS = boolPtr(false)
+			}
 			if e.Password != "" {
 				ec.AuthPasswordFile = addSecret("smtp-password", e.Password)
 			}
@@ -267,3 +275,5 @@ func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) err
 	b.add("alertmanager/alertmanager.yml", data)
 	return nil
 }
+
+func boolPtr(b bool) *bool { return &b }

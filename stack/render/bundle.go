@@ -78,6 +78,12 @@ func (b *Bundle) Write(dir string) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return fmt.Errorf("create directory for %s: %w", p, err)
 		}
+		if f.Mode == 0o600 {
+			// The directory of a secret lists only to its owner.
+			if err := os.Chmod(filepath.Dir(dst), 0o700); err != nil {
+				return fmt.Errorf("protect the directory of %s: %w", p, err)
+			}
+		}
 		if err := WriteFileAtomic(dst, f.Data, f.Mode); err != nil {
 			return err
 		}

@@ -402,6 +402,7 @@ func (d *decoder) scalar(n *yaml.Node, path string, expand bool) (string, bool) 
 		}
 		ok = false
 		d.fail(n, path, fmt.Sprintf("environment variable %s is not set", sm[1]), fmt.Sprintf("export %s before running llmmon, or write ${%s:-default}", sm[1], sm[1]))
+		d.problems[len(d.problems)-1].UnsetEnv = true
 		return ""
 	})
 	return out, ok

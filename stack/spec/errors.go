@@ -19,6 +19,8 @@ type Problem struct {
 	Path string
 	Msg  string
 	Hint string
+	// UnsetEnv marks an environment variable that is not set (see LoadIgnoringUnsetSecrets).
+	UnsetEnv bool
 }
 
 func (p Problem) String() string {

@@ -25,8 +25,23 @@ func Load(path string, env LookupEnv) (*Spec, *Source, error) {
 	return LoadBytes(path, data, env)
 }
 
+// LoadIgnoringUnsetSecrets is Load for commands that never use a secret (down, status, logs,
+// alert test): a field whose environment variable is not set is left empty instead of being an
+// error, so that a stack can be inspected or taken down from a shell without its secrets.
+func LoadIgnoringUnsetSecrets(path string, env LookupEnv) (*Spec, *Source, error) {
+	data, err := ReadSpecFile(path)
+	if err != nil {
+		return Load(path, env)
+	}
+	return load(path, data, env, true)
+}
+
 // LoadBytes is Load for spec text already in memory; file names it in messages.
 func LoadBytes(file string, data []byte, env LookupEnv) (*Spec, *Source, error) {
+	return load(file, data, env, false)
+}
+
+func load(file string, data []byte, env LookupEnv, ignoreUnset bool) (*Spec, *Source, error) {
 	s, src, err := Parse(file, data, env)
 	if s == nil {
 		return nil, src, err
@@ -37,7 +52,16 @@ func LoadBytes(file string, data []byte, env LookupEnv) (*Spec, *Source, error) 
 	if verr := s.Validate(src); verr != nil || len(decodeProblems) > 0 {
 		var vps Problems
 		errors.As(verr, &vps)
-		return nil, src, mergeProblems(decodeProblems, vps)
+		if ignoreUnset {
+			decodeProblems, vps = dropUnset(decodeProblems, vps)
+		}
+		if len(decodeProblems)+len(vps) > 0 {
+			return nil, src, mergeProblems(decodeProblems, vps)
+		}
+	}
+	if ignoreUnset {
+		_ = s.ResolveSecretFiles() // secrets are not used; a missing file is not an error here
+		return s, src, nil
 	}
 	if err := s.ResolveSecretFiles(); err != nil {
 		return nil, src, err
@@ -107,4 +131,31 @@ func mergeProblems(decoded, validated Problems) Problems {
 		}
 	}
 	return out.sorted()
+}
+
+// dropUnset removes the problems of unset environment variables, and the validation problems
+// of the fields that held them (an empty URL is "required").
+func dropUnset(dec, val Problems) (Problems, Problems) {
+	unset := map[string]bool{}
+	var keep Problems
+	for _, p := range dec {
+		if p.UnsetEnv {
+			unset[p.Path] = true
+			continue
+		}
+		keep = append(keep, p)
+	}
+	var keepV Problems
+	for _, p := range val {
+		drop := false
+		for u := range unset {
+			if p.Path == u || strings.HasPrefix(u, p.Path+".") || strings.HasPrefix(p.Path, u+".") {
+				drop = true
+			}
+		}
+		if !drop {
+			keepV = append(keepV, p)
+		}
+	}
+	return keep, keepV
 }

@@ -479,6 +479,17 @@ func (v *validator) email(p string, e *Email) {
 		v.add(p, "email has a password but no username", "add username: the SMTP login")
 	}
 	v.secretFile(p+".password_file", e.PasswordFile)
+	if h, _, err := net.SplitHostPort(e.Smarthost); err == nil && e.TLS == "none" && (e.Password != "" || e.PasswordFile != "") && !isLoopback(h) {
+		v.add(p+".tls", "tls: none with a password: the password would cross the network in clear text, and Alertmanager refuses to send it to a remote server", "use tls: starttls (port 587) or tls (port 465), or drop username and password for an open local relay")
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) images(s *Spec) {

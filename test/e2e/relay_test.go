@@ -178,6 +178,14 @@ notify:
 	if !strings.Contains(status, "relay") {
 		t.Errorf("status does not show the relay:\n%s", status)
 	}
+	// From a shell without the secrets: status and down work, up refuses and names the variable.
+	os.Unsetenv("E2E_DING_SECRET")
+	if code, out := e.run(t, "status"); code == 2 {
+		t.Errorf("status without the secret's variable: exit 2\n%s", out)
+	}
+	if code, out := e.run(t, "up"); code != 2 || !strings.Contains(out, "environment variable E2E_DING_SECRET is not set") {
+		t.Errorf("up without the secret's variable: exit %d\n%s", code, out)
+	}
 	st, err := os.Stat(filepath.Join(e.dir, "data", "generated", "relay", "relay.yml"))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("relay.yml: %v, mode %v; want 0600", err, st.Mode())
