@@ -15,7 +15,7 @@ import (
 )
 
 func newRelayCmd(a *app) *cobra.Command {
-	var config string
+	var config, listen string
 	c := &cobra.Command{
 		Use:   "relay",
 		Short: "Run the notification relay for DingTalk and WeCom robots (up runs it for you)",
@@ -32,6 +32,9 @@ is the file relay/relay.yml of llmmon render. Run it by hand only to debug.`,
 			cfg, err := relay.LoadConfig(config)
 			if err != nil {
 				return usageError{err}
+			}
+			if listen != "" {
+				cfg.Listen = listen
 			}
 			log := slog.New(slog.NewJSONHandler(a.streams.ErrOut, nil))
 			r, err := relay.New(cfg, relay.WithLogger(log))
@@ -68,5 +71,6 @@ is the file relay/relay.yml of llmmon render. Run it by hand only to debug.`,
 		},
 	}
 	c.Flags().StringVar(&config, "config", "/etc/llmmon-relay/relay.yml", "relay configuration file")
+	c.Flags().StringVar(&listen, "listen", "", "address to serve on (default: the configuration's listen)")
 	return c
 }

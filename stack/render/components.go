@@ -143,7 +143,7 @@ func Components(s *spec.Spec, o Options) []Component {
 			Name:         "relay",
 			Image:        o.RelayImage,
 			User:         "65534:65534",
-			Args:         []string{"relay", "--config", RelayConfigFile},
+			Args:         []string{"relay", "--config", RelayConfigFile, fmt.Sprintf("--listen=127.0.0.1:%d", s.InternalPorts.Relay)},
 			DataVolume:   "relay-data",
 			DataPath:     RelayDataDir,
 			ConfigPrefix: "relay/",
