@@ -333,11 +333,11 @@ receivers:
 	// The bridge gets the same notifications at the same moment; give it the same time.
 	time.Sleep(3 * time.Second)
 
-	fmt.Printf("  %-28s %-22s %-22s %-22s %-22s\n", "", "llmmon relay: DingTalk", "llmmon relay: WeCom", "direct bridge: DingTalk", "direct bridge: WeCom")
+	fmt.Printf("  %-28s %-25s %-25s %-25s %-25s\n", "", "llmmon relay: DingTalk", "llmmon relay: WeCom", "direct bridge: DingTalk", "direct bridge: WeCom")
 	rd, rw := measure(rs, dtToken), measure(rs, wcKey)
 	bd, bw := measure(bs, dtToken), measure(bs, wcKey)
 	row := func(name string, f func(result) string) {
-		fmt.Printf("  %-28s %-22s %-22s %-22s %-22s\n", name, f(rd), f(rw), f(bd), f(bw))
+		fmt.Printf("  %-28s %-25s %-25s %-25s %-25s\n", name, f(rd), f(rw), f(bd), f(bw))
 	}
 	row("messages accepted", func(r result) string { return strconv.Itoa(r.msgs) })
 	row("messages refused (throttle)", func(r result) string { return strconv.Itoa(r.rejected) })
