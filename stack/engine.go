@@ -91,6 +91,9 @@ func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Re
 			res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why+" (set gpu: on to force it)")
 		}
 	}
+	if len(s.Notify.Receivers) == 0 {
+		res.Notes = append(res.Notes, "the spec has no notify.receivers: alerts show in llmmon status and Alertmanager, but nobody is told; add an email, dingtalk or wecom receiver, then run llmmon alert test")
+	}
 	b, err := render.Render(s, e.assets, render.Options{GPU: res.GPU})
 	if err != nil {
 		return nil, err
