@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -467,9 +468,9 @@ func (f formatter) pack(r *Receiver, items []*item) []message {
 		out = append(out, m)
 	}
 	// WeCom markdown cannot @all or @mobile: a short text message after the alerts does.
-	if r.Kind == KindWeCom && firing > 0 && (len(r.MentionedMobiles) > 0 || contains(r.Mentioned, "@all")) {
+	if r.Kind == KindWeCom && firing > 0 && (len(r.MentionedMobiles) > 0 || slices.Contains(r.Mentioned, "@all")) {
 		var list []string
-		if contains(r.Mentioned, "@all") {
+		if slices.Contains(r.Mentioned, "@all") {
 			list = []string{"@all"}
 		}
 		out = append(out, message{mention: true, body: marshal(weComBody{MsgType: "text", Text: &weComText{
@@ -479,13 +480,4 @@ func (f formatter) pack(r *Receiver, items []*item) []message {
 		}})})
 	}
 	return out
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

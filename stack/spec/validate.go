@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,7 +194,7 @@ func (v *validator) targets(s *Spec) {
 		}
 		if t.Engine == EngineOllama {
 			v.add(p+".engine", "Ollama has no Prometheus metrics endpoint, so llmmon cannot scrape it", "put a metrics exporter or an LLM gateway in front of Ollama and point llmmon at that (engine: custom); GPU and host metrics still cover the machine")
-		} else if !contains(Engines, t.Engine) {
+		} else if !slices.Contains(Engines, t.Engine) {
 			hint := "use one of: " + strings.Join(Engines, ", ")
 			if sug := suggest(t.Engine, Engines); sug != "" {
 				hint = fmt.Sprintf("did you mean %q? ", sug) + hint
@@ -216,7 +217,7 @@ func (v *validator) targets(s *Spec) {
 			switch {
 			case !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__"):
 				v.addKey(lp, fmt.Sprintf("invalid label name %q", k), "label names are letters, digits and _, not starting with a digit or __")
-			case contains(ReservedLabels, k):
+			case slices.Contains(ReservedLabels, k):
 				v.addKey(lp, fmt.Sprintf("label %q is set by llmmon", k), "choose another name; reserved: "+strings.Join(ReservedLabels, ", "))
 			}
 		}
@@ -274,7 +275,7 @@ func (v *validator) alerts(s *Spec) {
 				}
 				v.add(p+".target", fmt.Sprintf("no target named %q", o.Target), hint)
 			}
-		case !contains(Engines, o.Engine) || o.Engine == EngineAuto:
+		case !slices.Contains(Engines, o.Engine) || o.Engine == EngineAuto:
 			v.add(p+".engine", fmt.Sprintf("unknown engine %q", o.Engine), "use one of: vllm, sglang, tgi, llamacpp, triton, lmdeploy, custom")
 		}
 		v.thresholds(p+".thresholds", o.Thresholds)
@@ -291,7 +292,7 @@ func (v *validator) alerts(s *Spec) {
 			v.add(p+".end", "working hours must end after they start", "")
 		}
 		for i, d := range w.Days {
-			if !contains(weekdays, strings.ToLower(d)) {
+			if !slices.Contains(weekdays, strings.ToLower(d)) {
 				v.add(fmt.Sprintf("%s.days[%d]", p, i), fmt.Sprintf("unknown day %q", d), "use mon, tue, wed, thu, fri, sat, sun")
 			}
 		}
@@ -517,13 +518,4 @@ func lastPart(ref string) string {
 		return ref[i+1:]
 	}
 	return ref
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
