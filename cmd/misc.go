@@ -48,6 +48,7 @@ func newVersionCmd(a *app) *cobra.Command {
 			for _, c := range []string{"prometheus", "alertmanager", "grafana", "node-exporter", "dcgm-exporter"} {
 				fmt.Fprintf(w, "  %-14s %s\n", c, s.Image(c))
 			}
+			fmt.Fprintf(w, "  %-14s %s\n", "relay", "llmmon-relay, built locally from this binary (DingTalk and WeCom receivers)")
 			return nil
 		},
 	}
