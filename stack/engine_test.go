@@ -182,7 +182,7 @@ func TestRemovedComponentIsRemoved(t *testing.T) {
 
 func TestPreflightChangesNothing(t *testing.T) {
 	e, rt, s, _ := setup(t, "images:\n  grafana: example.invalid/grafana:1.0\n")
-	rt.RemoveImage("example.invalid/grafana:1.0")
+	rt.DropImage("example.invalid/grafana:1.0")
 	rt.SetUnpullable("example.invalid/grafana:1.0")
 	_, err := e.Up(t.Context(), s, stack.UpOptions{})
 	if err == nil || !strings.Contains(err.Error(), "images.mirror") || !strings.Contains(err.Error(), "nothing was changed") {

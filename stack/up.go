@@ -324,6 +324,12 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 		if err != nil {
 			return nil, err
 		}
+		if d.c.Name == "relay" && len(cur) > 0 && cur[0].Image != d.c.Image && strings.HasPrefix(cur[0].Image, RelayImageRepo+":") {
+			// The relay image of the llmmon this one replaced is of no more use.
+			if err := e.rt.RemoveImage(ctx, cur[0].Image); err != nil {
+				e.log.Debug("cannot remove the previous relay image", "image", cur[0].Image, "error", err)
+			}
+		}
 		res.ComponentActions[d.c.Name] = action
 		if action != "unchanged" {
 			res.Changed = true

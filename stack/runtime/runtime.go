@@ -175,5 +175,9 @@ type Runtime interface {
 	// from its own static binary (the relay, the volume-ownership helper), so no registry is needed.
 	BuildImage(ctx context.Context, tag string, files map[string][]byte, labels map[string]string) error
 
+	// RemoveImage removes an image llmmon built (a relay image an upgrade replaced). An image
+	// still used by a container is kept, and that is not an error.
+	RemoveImage(ctx context.Context, ref string) error
+
 	io.Closer
 }

@@ -22,11 +22,15 @@ import (
 
 var bin string
 
+// testVersion is the version the tests build llmmon with.
+const testVersion = "e2e-test"
+
 func TestMain(m *testing.M) {
 	dir, _ := os.MkdirTemp("", "llmmon-e2e-")
 	bin = filepath.Join(dir, "llmmon")
 	// Static, as make build does: up builds the relay's image FROM scratch from this binary.
-	build := exec.Command("go", "build", "-o", bin, testenv.Root())
+	// The version marks the relay images these tests build, so that they are removed at the end.
+	build := exec.Command("go", "build", "-ldflags", "-X github.com/llmmon/llmmon/cmd.Version="+testVersion, "-o", bin, testenv.Root())
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := build.CombinedOutput()
 	if err != nil {
@@ -35,6 +39,11 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if out, err := exec.Command("docker", "images", "-q", "--filter", "reference=llmmon-relay", "--filter", "label=io.llmmon.version="+testVersion).Output(); err == nil {
+		for _, id := range strings.Fields(string(out)) {
+			exec.Command("docker", "rmi", "-f", id).Run()
+		}
+	}
 	os.Exit(code)
 }
 

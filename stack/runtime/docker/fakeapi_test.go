@@ -275,6 +275,11 @@ func (f *fakeAPI) ImagePull(_ context.Context, ref string, _ image.PullOptions) 
 	return f.imagePull(ref)
 }
 
+func (f *fakeAPI) ImageRemove(_ context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
+	f.record("image remove %s", ref)
+	return nil, errUnexpected
+}
+
 func (f *fakeAPI) ImageBuild(_ context.Context, r io.Reader, o build.ImageBuildOptions) (build.ImageBuildResponse, error) {
 	f.record("image build %v", o.Tags)
 	b, err := io.ReadAll(r)

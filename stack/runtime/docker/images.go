@@ -209,3 +209,15 @@ func (d *Docker) CopyFiles(ctx context.Context, id, dir string, files []runtime.
 	}
 	return nil
 }
+
+// RemoveImage removes the image ref; an image a container still uses (a conflict) or one that
+// is already gone is left alone without an error.
+func (d *Docker) RemoveImage(ctx context.Context, ref string) error {
+	if _, err := d.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+		if cerrdefs.IsConflict(err) || cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		return d.wrap(err, "remove image %s", ref)
+	}
+	return nil
+}

@@ -595,4 +595,20 @@ func TestIntegrationImages(t *testing.T) {
 		removeImage(tag)
 		t.Error("broken build produced an image")
 	}
+
+	// RemoveImage removes an image, and an absent one is not an error.
+	rm := "llmmon-itest-remove:" + randomHex(4)
+	if err := d.BuildImage(ctx, rm, map[string][]byte{"Dockerfile": []byte("FROM " + img + "\nLABEL io.llmmon.test=remove\n")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveImage(ctx, rm); err != nil {
+		t.Errorf("remove: %v", err)
+	}
+	if ok, _ := d.ImagePresent(ctx, rm); ok {
+		removeImage(rm)
+		t.Error("image still present after RemoveImage")
+	}
+	if err := d.RemoveImage(ctx, rm); err != nil {
+		t.Errorf("remove an absent image: %v", err)
+	}
 }

@@ -49,6 +49,7 @@ const (
 	MethodPullImage        = "PullImage"
 	MethodRunOnce          = "RunOnce"
 	MethodBuildImage       = "BuildImage"
+	MethodRemoveImage      = "RemoveImage"
 	MethodCopyFiles        = "CopyFiles"
 	MethodClose            = "Close"
 )
@@ -244,8 +245,8 @@ func (r *Runtime) AddImage(refs ...string) {
 	}
 }
 
-// RemoveImage makes ref absent locally.
-func (r *Runtime) RemoveImage(ref string) {
+// DropImage makes ref absent locally (test setup).
+func (r *Runtime) DropImage(ref string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.images, ref)
@@ -978,4 +979,21 @@ func (r *Runtime) Close() error {
 	defer r.mu.Unlock()
 	r.closed = true
 	return r.begin(MethodClose, "close")
+}
+
+// RemoveImage forgets an image that no container uses.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodRemoveImage, "remove image "+ref); err != nil {
+		return err
+	}
+	for _, c := range r.containers {
+		if c.Image == ref {
+			return nil
+		}
+	}
+	delete(r.images, ref)
+	delete(r.built, ref)
+	return nil
 }
