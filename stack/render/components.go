@@ -98,7 +98,9 @@ func Components(s *spec.Spec, o Options) []Component {
 			"--config.file=" + AMConfigDir + "/alertmanager.yml",
 			"--storage.path=/alertmanager",
 			fmt.Sprintf("--web.listen-address=%s:%d", hostForURL(bind), s.Alertmanager.Port),
-			fmt.Sprintf("--web.external-url=http://%s:%d", local, s.Alertmanager.Port),
+			"--web.external-url=" + AlertmanagerURL(s),
+			"--web.route-prefix=/", // an external URL with a path must not move the API
+
 			"--cluster.listen-address=",
 			// Per-receiver notification counters let `llmmon alert test` tell which receiver failed.
 			"--enable-feature=receiver-name-in-metrics",
@@ -164,4 +166,12 @@ func ComponentNames(cs []Component) []string {
 	}
 	sort.Strings(n)
 	return n
+}
+
+// AlertmanagerURL is the address users open Alertmanager at, used in silence links.
+func AlertmanagerURL(s *spec.Spec) string {
+	if s.Alertmanager.ExternalURL != "" {
+		return trimRight(s.Alertmanager.ExternalURL, "/")
+	}
+	return fmt.Sprintf("http://%s:%d", hostForURL(s.LocalAddr()), s.Alertmanager.Port)
 }

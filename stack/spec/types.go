@@ -104,6 +104,9 @@ type Prometheus struct {
 type Alertmanager struct {
 	// Host port of the Alertmanager UI and API.
 	Port int `yaml:"port,omitempty" json:"port,omitempty"`
+	// URL users reach Alertmanager at, used in the silence links of notifications
+	// (default http://BIND:PORT).
+	ExternalURL string `yaml:"external_url,omitempty" json:"external_url,omitempty"`
 }
 
 // Grafana settings.

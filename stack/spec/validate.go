@@ -90,6 +90,11 @@ func (s *Spec) Validate(src *Source) error {
 		v.add("grafana.admin_password_file", "set admin_password or admin_password_file, not both", "")
 	}
 	v.secretFile("grafana.admin_password_file", s.Grafana.AdminPasswordFile)
+	if s.Alertmanager.ExternalURL != "" {
+		if u, err := url.Parse(s.Alertmanager.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add("alertmanager.external_url", fmt.Sprintf("invalid URL %q", s.Alertmanager.ExternalURL), "write http://host:port or https://host")
+		}
+	}
 	if s.Grafana.ExternalURL != "" {
 		if u, err := url.Parse(s.Grafana.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.add("grafana.external_url", fmt.Sprintf("invalid URL %q", s.Grafana.ExternalURL), "write http://host:port or https://host")
