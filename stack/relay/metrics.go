@@ -34,15 +34,7 @@ func newMetrics(r *Relay) *metrics {
 		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "llmmon_relay_last_success_timestamp_seconds",
 			Help: "When the robot last accepted a message."}, []string{"receiver"}),
 	}
-	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llmmon_relay_pending_alerts_total",
-		Help: "Alerts waiting to be delivered, all receivers."}, func() float64 {
-		n := 0
-		for _, s := range r.Status() {
-			n += s.Pending
-		}
-		return float64(n)
-	})
-	m.reg.MustRegister(m.received, m.delivered, m.messages, m.failed, m.retried, m.dropped, m.lastOK, pending,
+	m.reg.MustRegister(m.received, m.delivered, m.messages, m.failed, m.retried, m.dropped, m.lastOK, pendingCollector{r},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -54,4 +46,17 @@ func (m *metrics) register(name string) {
 	m.delivered.WithLabelValues(name)
 	m.messages.WithLabelValues(name)
 	m.retried.WithLabelValues(name)
+}
+
+var pendingDesc = prometheus.NewDesc("llmmon_relay_pending_alerts", "Alerts waiting to be delivered.", []string{"receiver"}, nil)
+
+// pendingCollector reports each receiver's queue when scraped.
+type pendingCollector struct{ r *Relay }
+
+func (c pendingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- pendingDesc }
+
+func (c pendingCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.r.Status() {
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(s.Pending), s.Name)
+	}
 }

@@ -546,6 +546,9 @@ func (r *Relay) pendingCount(name string) int {
 
 type stateFile struct {
 	Pending map[string][]*item `json:"pending"`
+	// Sent are each receiver's sends in the last minute, so that a restart does not reset the
+	// rate limit.
+	Sent map[string][]time.Time `json:"sent,omitempty"`
 }
 
 func (r *Relay) markDirty() {
@@ -580,11 +583,14 @@ func (r *Relay) saveState() error {
 	if path == "" {
 		return nil
 	}
-	st := stateFile{Pending: map[string][]*item{}}
+	st := stateFile{Pending: map[string][]*item{}, Sent: map[string][]time.Time{}}
 	for name, q := range qs {
 		q.mu.Lock()
 		for _, it := range q.pending {
 			st.Pending[name] = append(st.Pending[name], it)
+		}
+		if len(q.sent) > 0 {
+			st.Sent[name] = append([]time.Time(nil), q.sent...)
 		}
 		q.mu.Unlock()
 		sortItems(st.Pending[name])
@@ -615,6 +621,11 @@ func (r *Relay) loadState() error {
 	if err := json.Unmarshal(b, &st); err != nil {
 		r.log.Error("the saved undelivered alerts are unreadable; starting empty", "file", r.cfg.StateFile, "error", err)
 		return nil
+	}
+	for name, sent := range st.Sent {
+		if q := r.queues[name]; q != nil {
+			q.sent = sent
+		}
 	}
 	for name, items := range st.Pending {
 		q := r.queues[name]

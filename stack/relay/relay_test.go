@@ -452,3 +452,38 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// The rate limit survives a restart: a relay restarted inside the minute does not send more.
+func TestRateWindowSurvivesRestart(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "pending.json")
+	e := newEnv(t, func(c *Config) {
+		c.StateFile = state
+		c.BatchWait = 10 * time.Millisecond
+		c.Receivers[0].MessagesPerMinute = 2
+	})
+	for i := range 2 {
+		e.notify(t, "ding", alertN(i, "firing", "critical"))
+		e.wait(t, dtToken, 5*time.Second, func(m []robots.Message) bool { return len(m) > i })
+	}
+	time.Sleep(1200 * time.Millisecond) // the state is written at most once a second
+	e.stop()
+	cfg := *e.relay.cfg
+	e.start(t, &cfg)
+	e.notify(t, "ding", alertN(9, "firing", "critical"))
+	time.Sleep(1500 * time.Millisecond)
+	if n := e.robots.Count(dtToken); n != 2 {
+		t.Errorf("%d messages within the minute after a restart, want 2 (the limit)", n)
+	}
+	if p := e.relay.pendingCount("ding"); p != 1 {
+		t.Errorf("pending = %d, want 1", p)
+	}
+}
+
+func TestPendingGaugePerReceiver(t *testing.T) {
+	e := newEnv(t, nil)
+	e.robots.SetDown(503)
+	e.notify(t, "wecom", alertN(1, "firing", "critical"), alertN(2, "firing", "critical"))
+	if m := get(t, e.srv.URL+"/metrics"); !strings.Contains(m, `llmmon_relay_pending_alerts{receiver="wecom"} 2`) || !strings.Contains(m, `llmmon_relay_pending_alerts{receiver="ding"} 0`) {
+		t.Errorf("pending gauge:\n%s", grep(m, "pending"))
+	}
+}
