@@ -134,71 +134,52 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 	}()
 
 	results := map[string]*AlertTestResult{}
+	record := func(res *AlertTestResult) {
+		res.After = time.Since(start)
+		results[res.Receiver] = res
+		if o.Progress != nil {
+			o.Progress(*res)
+		}
+	}
+	relayResults := func() []relay.TestResult {
+		var out []relay.TestResult
+		if needRelay {
+			if _, body, err := e.httpGet(ctx, relayURL+"/api/v1/tests/"+id, "", ""); err == nil {
+				_ = json.Unmarshal(body, &out)
+			}
+		}
+		return out
+	}
 	deadline := time.NewTimer(o.Timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		var relayRes []relay.TestResult
-		if needRelay {
-			_, body, err := e.httpGet(ctx, relayURL+"/api/v1/tests/"+id, "", "")
-			if err == nil {
-				_ = json.Unmarshal(body, &relayRes)
-			}
+	for timedOut := false; len(results) < len(rcvs) && !timedOut; {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			timedOut = true
+		case <-tick.C:
 		}
+		relayRes := relayResults()
 		after, _ := e.amNotificationCounters(ctx, am)
 		for _, r := range rcvs {
 			if results[r.Name] != nil {
 				continue
 			}
-			res := e.judge(ctx, s, r, relayRes, before, after, false)
-			if res == nil {
-				continue
-			}
-			res.After = time.Since(start)
-			results[r.Name] = res
-			if o.Progress != nil {
-				o.Progress(*res)
-			}
-		}
-		if len(results) == len(rcvs) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-deadline.C:
-			for _, r := range rcvs {
-				if results[r.Name] == nil && (r.DingTalk != nil || r.WeCom != nil) {
-					var relayRes []relay.TestResult
-					if _, body, err := e.httpGet(ctx, relayURL+"/api/v1/tests/"+id, "", ""); err == nil {
-						_ = json.Unmarshal(body, &relayRes)
-					}
-					if res := e.judge(ctx, s, r, relayRes, nil, nil, true); res != nil {
-						res.After = time.Since(start)
-						results[r.Name] = res
-						if o.Progress != nil {
-							o.Progress(*res)
-						}
-					}
+			if res := e.judge(ctx, s, r, relayRes, before, after, timedOut); res != nil {
+				record(res)
+			} else if timedOut {
+				res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind(), Outcome: OutcomeNoAnswer,
+					Detail: fmt.Sprintf("no delivery within %s; llmmon status and the alertmanager/relay container logs say more", o.Timeout)}
+				if r.DingTalk != nil || r.WeCom != nil {
+					res.Detail = fmt.Sprintf("the relay has not delivered it within %s (the robot may be rate-limited; the relay keeps retrying)", o.Timeout)
 				}
-				if results[r.Name] == nil {
-					res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind(), Outcome: OutcomeNoAnswer, After: time.Since(start),
-						Detail: fmt.Sprintf("no delivery within %s; llmmon status and the alertmanager/relay container logs say more", o.Timeout)}
-					if r.DingTalk != nil || r.WeCom != nil {
-						res.Detail = fmt.Sprintf("the relay has not delivered it within %s (the robot may be rate-limited; the relay keeps retrying)", o.Timeout)
-					}
-					results[r.Name] = res
-					if o.Progress != nil {
-						o.Progress(*res)
-					}
-				}
+				record(res)
 			}
-			goto done
-		case <-tick.C:
 		}
 	}
-done:
 	out := make([]AlertTestResult, 0, len(rcvs))
 	for _, r := range rcvs {
 		out = append(out, *results[r.Name])
