@@ -3,6 +3,7 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -174,7 +175,11 @@ func (s *Spec) ApplyDefaults() {
 	}
 	for i := range s.Notify.Receivers {
 		if e := s.Notify.Receivers[i].Email; e != nil && e.TLS == "" {
+			// Port 465 speaks TLS from the first byte (SMTPS); every other port STARTTLS.
 			e.TLS = "starttls"
+			if strings.HasSuffix(e.Smarthost, ":465") {
+				e.TLS = "tls"
+			}
 		}
 	}
 	if r.Critical == nil {

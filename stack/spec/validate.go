@@ -473,7 +473,11 @@ func (v *validator) email(p string, e *Email) {
 	switch e.TLS {
 	case "starttls", "tls", "none":
 	default:
-		v.add(p+".tls", fmt.Sprintf("tls must be starttls, tls or none, got %q", e.TLS), "")
+		hint := "starttls: port 587; tls: implicit TLS, port 465; none: an open relay on this host"
+		if strings.EqualFold(e.TLS, "ssl") || strings.EqualFold(e.TLS, "smtps") {
+			hint = "SSL/SMTPS is written tls (implicit TLS, port 465)"
+		}
+		v.add(p+".tls", fmt.Sprintf("tls must be starttls, tls or none, got %q", e.TLS), hint)
 	}
 	if e.Password != "" && e.PasswordFile != "" {
 		v.add(p+".password_file", "set password or password_file, not both", "")
@@ -485,6 +489,9 @@ func (v *validator) email(p string, e *Email) {
 		v.add(p, "email has a password but no username", "add username: the SMTP login")
 	}
 	v.secretFile(p+".password_file", e.PasswordFile)
+	if _, port, err := net.SplitHostPort(e.Smarthost); err == nil && port == "465" && e.TLS == "starttls" {
+		v.add(p+".tls", "port 465 speaks TLS from the first byte, so STARTTLS cannot work there", "write tls: tls, or use port 587 for STARTTLS")
+	}
 	if h, _, err := net.SplitHostPort(e.Smarthost); err == nil && e.TLS == "none" && (e.Password != "" || e.PasswordFile != "") && !isLoopback(h) {
 		v.add(p+".tls", "tls: none with a password: the password would cross the network in clear text, and Alertmanager refuses to send it to a remote server", "use tls: starttls (port 587) or tls (port 465), or drop username and password for an open local relay")
 	}
