@@ -73,14 +73,14 @@ const detailedUpTo = 5
 
 var words = map[string]map[string]string{
 	"en": {
-		"firing": "FIRING", "resolved": "RESOLVED", "alert": "Alert", "value": "Value", "service": "Service",
-		"since": "Since", "ended": "Resolved at", "dashboard": "Dashboard", "silence": "Silence", "alerts": "alerts",
+		"firing": "FIRING", "resolved": "RESOLVED", "value": "Value", "service": "Service",
+		"since": "Since", "ended": "Resolved at", "dashboard": "Dashboard", "silence": "Silence",
 		"part": "part", "all": "All alerts", "mention": "%d alert(s) firing, see the message above",
 	},
 	"zh": {
-		"firing": "告警", "resolved": "已恢复", "alert": "告警名", "value": "当前值", "service": "服务",
-		"since": "开始时间", "ended": "恢复时间", "dashboard": "查看面板", "silence": "静默", "alerts": "条告警",
-		"part": "第", "all": "全部告警", "mention": "%d 条告警正在触发，详见上一条消息",
+		"firing": "告警", "resolved": "已恢复", "value": "当前值", "service": "服务",
+		"since": "开始时间", "ended": "恢复时间", "dashboard": "查看面板", "silence": "静默",
+		"all": "全部告警", "mention": "%d 条告警正在触发，详见上一条消息",
 	},
 }
 
@@ -268,8 +268,12 @@ func (f formatter) header(items []*item, keyword string, part, parts int) (title
 	}
 	title = "llmmon " + strings.Join(counts, " · ")
 	if len(items) == 1 {
-		title = fmt.Sprintf("[%s] %s", strings.Join(counts, ""), oneLine(summary(items[0].Alert)))
-		title = strings.TrimSuffix(strings.Replace(title, " 1]", "]", 1), "")
+		// One alert: its status and summary, like an email subject.
+		status := f.w("firing")
+		if resolved == 1 {
+			status = f.w("resolved")
+		}
+		title = fmt.Sprintf("[%s] %s", status, oneLine(summary(items[0].Alert)))
 	}
 	if keyword != "" && !strings.Contains(title, keyword) {
 		title = "[" + keyword + "] " + title

@@ -50,6 +50,15 @@ func TestPackCoversEveryAlertUnderTheLimit(t *testing.T) {
 						seen[k]++
 					}
 				}
+				if parts := len(msgs); r.Kind == KindDingTalk && parts > 1 {
+					marker := fmt.Sprintf("(part 1/%d)", parts)
+					if lang == "zh" {
+						marker = fmt.Sprintf("（1/%d）", parts)
+					}
+					if !strings.Contains(string(msgs[0].body), marker) {
+						t.Errorf("%s/%d: first of %d messages lacks %q", lang, n, parts, marker)
+					}
+				}
 				for _, it := range items {
 					if seen[it.key()] != 1 {
 						t.Errorf("%s/%s/%d: alert %s in %d messages", lang, r.Kind, n, it.key(), seen[it.key()])
