@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/dashboards"
+	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/rules"
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/render"
@@ -101,7 +102,7 @@ func TestUpBuildsTheRelayImageFromTheBinary(t *testing.T) {
 func TestUpRefusesADynamicBinaryForTheRelay(t *testing.T) {
 	dyn := "/bin/ls" // linked against libc on every Linux distribution
 	if _, err := os.Stat(dyn); err != nil {
-		t.Skip("no /bin/ls")
+		testenv.SkipOrFail(t, "there is no /bin/ls to play a dynamically linked llmmon")
 	}
 	e, rt, s := relayEngine(t, dyn)
 	_, err := e.Up(t.Context(), s, stack.UpOptions{})
