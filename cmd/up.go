@@ -187,7 +187,7 @@ func newStatusCmd(a *app) *cobra.Command {
 	var output string
 	c := &cobra.Command{
 		Use:   "status",
-		Short: "Show components, scrape targets and firing alerts; exit 1 when anything is unhealthy",
+		Short: "Show components, scrape targets, receivers and firing alerts; exit 1 when anything is unhealthy",
 		Example: `  llmmon status
   llmmon status -o json | jq '.targets[] | select(.health != "up")'
   llmmon status >/dev/null || echo "monitoring needs attention"   # from cron`,
