@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -87,11 +85,11 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 			return nil, fmt.Errorf("%w %q; the spec has: %s", ErrUnknownReceiver, name, strings.Join(all, ", "))
 		}
 	}
-	am := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Alertmanager.Port)
+	am := amURL(s)
 	if code, _, err := e.httpGet(ctx, am+"/-/ready", "", ""); err != nil || code != http.StatusOK {
 		return nil, fmt.Errorf("alertmanager at %s is not running; start the stack with llmmon up first", am)
 	}
-	relayURL := fmt.Sprintf("http://127.0.0.1:%d", s.InternalPorts.Relay)
+	relayURL := relayURL(s)
 	needRelay := false
 	for _, r := range rcvs {
 		if r.DingTalk != nil || r.WeCom != nil {
@@ -187,11 +185,19 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 	return out, nil
 }
 
+// amURL is where llmmon reaches the stack's Alertmanager API.
+func amURL(s *spec.Spec) string {
+	return fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Alertmanager.Port)
+}
+
+// relayURL is where llmmon reaches the relay's API.
+func relayURL(s *spec.Spec) string { return fmt.Sprintf("http://127.0.0.1:%d", s.InternalPorts.Relay) }
+
 // retryGrace is how long alert test waits for the relay's retries after a transient failure.
 const retryGrace = 10 * time.Second
 
 // judge decides one receiver's outcome, or returns nil while it is not known yet.
-func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]float64, lastCall bool) *AlertTestResult {
+func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]notifyCount, lastCall bool) *AlertTestResult {
 	res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind()}
 	if r.DingTalk != nil || r.WeCom != nil {
 		for _, t := range relayRes {
@@ -212,15 +218,14 @@ func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relay
 		}
 		return nil
 	}
-	integration := map[string]string{"email": "email", "wecom_app": "wechat", "webhook": "webhook"}[r.Kind()]
-	ok := after["ok/"+integration+"/"+r.Name] - before["ok/"+integration+"/"+r.Name]
-	failed := after["failed/"+integration+"/"+r.Name] - before["failed/"+integration+"/"+r.Name]
+	ok := after[r.Name].OK - before[r.Name].OK
+	failed := after[r.Name].Failed - before[r.Name].Failed
 	if ok > 0 && failed == 0 {
 		// The attempt counter moves just before the failure counter: read both again.
 		time.Sleep(100 * time.Millisecond)
-		if again, err := e.amNotificationCounters(ctx, "http://"+net.JoinHostPort(s.LocalAddr(), strconv.Itoa(s.Alertmanager.Port))); err == nil {
-			ok = again["ok/"+integration+"/"+r.Name] - before["ok/"+integration+"/"+r.Name]
-			failed = again["failed/"+integration+"/"+r.Name] - before["failed/"+integration+"/"+r.Name]
+		if again, err := e.amNotificationCounters(ctx, amURL(s)); err == nil {
+			ok = again[r.Name].OK - before[r.Name].OK
+			failed = again[r.Name].Failed - before[r.Name].Failed
 		}
 	}
 	switch {
@@ -235,9 +240,11 @@ func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relay
 	return res
 }
 
-// amNotificationCounters reads Alertmanager's per-receiver notification counters:
-// "ok/<integration>/<receiver>" (attempts that succeeded) and "failed/...".
-func (e *Engine) amNotificationCounters(ctx context.Context, am string) (map[string]float64, error) {
+// notifyCount is one receiver's notification attempts that succeeded and failed.
+type notifyCount struct{ OK, Failed float64 }
+
+// amNotificationCounters reads Alertmanager's notification attempts per receiver.
+func (e *Engine) amNotificationCounters(ctx context.Context, am string) (map[string]notifyCount, error) {
 	code, body, err := e.httpGet(ctx, am+"/metrics", "", "")
 	if err != nil {
 		return nil, err
@@ -250,36 +257,25 @@ func (e *Engine) amNotificationCounters(ctx context.Context, am string) (map[str
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]float64{}
+	out := map[string]notifyCount{}
 	// The per-attempt counters: notifications_total counts a notification when its first attempt
 	// starts, notification_requests_* count each attempt once it has an answer.
 	for _, name := range []string{"alertmanager_notification_requests_total", "alertmanager_notification_requests_failed_total"} {
-		f := fams[name]
-		if f == nil {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			var integ, rcv string
+		for _, m := range fams[name].GetMetric() {
+			var rcv string
 			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "integration":
-					integ = l.GetValue()
-				case "receiver_name":
+				if l.GetName() == "receiver_name" {
 					rcv = l.GetValue()
 				}
 			}
-			v := m.GetCounter().GetValue()
+			c := out[rcv]
 			if name == "alertmanager_notification_requests_total" {
-				out["all/"+integ+"/"+rcv] += v
+				c.OK += m.GetCounter().GetValue()
 			} else {
-				out["failed/"+integ+"/"+rcv] += v
+				c.OK -= m.GetCounter().GetValue()
+				c.Failed += m.GetCounter().GetValue()
 			}
-		}
-	}
-	for k, v := range out {
-		if strings.HasPrefix(k, "all/") {
-			rest := strings.TrimPrefix(k, "all/")
-			out["ok/"+rest] = v - out["failed/"+rest]
+			out[rcv] = c
 		}
 	}
 	return out, nil

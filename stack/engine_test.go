@@ -44,7 +44,7 @@ func (h *healthyStack) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(body)), Header: http.Header{}}, nil
 }
 
-func setup(t *testing.T, extra string) (*stack.Engine, *fake.Runtime, *spec.Spec, *healthyStack) {
+func setup(t *testing.T, extra string, opts ...stack.Option) (*stack.Engine, *fake.Runtime, *spec.Spec, *healthyStack) {
 	t.Helper()
 	text := "name: unit\ndata_dir: " + t.TempDir() + "\ngpu: off\n" + extra
 	s, _, err := spec.LoadBytes("unit.yaml", []byte(text), func(string) (string, bool) { return "", false })
@@ -56,9 +56,9 @@ func setup(t *testing.T, extra string) (*stack.Engine, *fake.Runtime, *spec.Spec
 		rt.AddImage(s.Image(c))
 	}
 	h := &healthyStack{}
-	e := stack.New(render.Assets{Rules: rules.FS, Templates: templates.FS, Dashboards: dashboards.FS},
-		stack.WithRuntime(rt), stack.WithHTTPClient(&http.Client{Transport: h}),
-		stack.WithGPUDetector(func() (bool, string) { return false, "none" }))
+	opts = append([]stack.Option{stack.WithRuntime(rt), stack.WithHTTPClient(&http.Client{Transport: h}),
+		stack.WithGPUDetector(func() (bool, string) { return false, "none" })}, opts...)
+	e := stack.New(render.Assets{Rules: rules.FS, Templates: templates.FS, Dashboards: dashboards.FS}, opts...)
 	return e, rt, s, h
 }
 

@@ -2,7 +2,6 @@ package stack_test
 
 import (
 	"errors"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,14 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmmon/llmmon/dashboards"
 	"github.com/llmmon/llmmon/internal/testenv"
-	"github.com/llmmon/llmmon/rules"
 	"github.com/llmmon/llmmon/stack"
-	"github.com/llmmon/llmmon/stack/render"
 	"github.com/llmmon/llmmon/stack/runtime/fake"
 	"github.com/llmmon/llmmon/stack/spec"
-	"github.com/llmmon/llmmon/templates"
 )
 
 const robotSpec = `notify:
@@ -28,18 +23,7 @@ const robotSpec = `notify:
 
 func relayEngine(t *testing.T, binary string) (*stack.Engine, *fake.Runtime, *spec.Spec) {
 	t.Helper()
-	text := "name: unit\ndata_dir: " + t.TempDir() + "\ngpu: off\n" + robotSpec
-	s, _, err := spec.LoadBytes("unit.yaml", []byte(text), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := fake.New()
-	for _, c := range []string{"prometheus", "alertmanager", "grafana", "node-exporter"} {
-		rt.AddImage(s.Image(c))
-	}
-	e := stack.New(render.Assets{Rules: rules.FS, Templates: templates.FS, Dashboards: dashboards.FS},
-		stack.WithRuntime(rt), stack.WithHTTPClient(&http.Client{Transport: &healthyStack{}}),
-		stack.WithGPUDetector(func() (bool, string) { return false, "none" }), stack.WithSelfBinary(binary), stack.WithVersion("1.0"))
+	e, rt, s, _ := setup(t, robotSpec, stack.WithSelfBinary(binary), stack.WithVersion("1.0"))
 	return e, rt, s
 }
 

@@ -167,11 +167,10 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 
 // receiverStatus reads Alertmanager's per-receiver counters and the relay's queue.
 func (e *Engine) receiverStatus(ctx context.Context, s *spec.Spec) []ReceiverStatus {
-	am := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Alertmanager.Port)
-	counters, _ := e.amNotificationCounters(ctx, am)
+	counters, _ := e.amNotificationCounters(ctx, amURL(s))
 	var relayed []relay.ReceiverStatus
 	if render.NeedsRelay(s) {
-		if _, b, err := e.httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/v1/status", s.InternalPorts.Relay), "", ""); err == nil {
+		if _, b, err := e.httpGet(ctx, relayURL(s)+"/api/v1/status", "", ""); err == nil {
 			_ = json.Unmarshal(b, &relayed)
 		}
 	}
@@ -185,9 +184,8 @@ func (e *Engine) receiverStatus(ctx context.Context, s *spec.Spec) []ReceiverSta
 				}
 			}
 		} else {
-			integ := map[string]string{"email": "email", "wecom_app": "wechat", "webhook": "webhook"}[r.Kind()]
-			rs.Sent = int(counters["ok/"+integ+"/"+r.Name])
-			rs.Failed = int(counters["failed/"+integ+"/"+r.Name])
+			rs.Sent = int(counters[r.Name].OK)
+			rs.Failed = int(counters[r.Name].Failed)
 		}
 		out = append(out, rs)
 	}

@@ -530,18 +530,6 @@ func (r *Relay) Status() []ReceiverStatus {
 	return out
 }
 
-func (r *Relay) pendingCount(name string) int {
-	r.mu.Lock()
-	q := r.queues[name]
-	r.mu.Unlock()
-	if q == nil {
-		return 0
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.pending)
-}
-
 // --- persistence: undelivered alerts survive a restart ---
 
 type stateFile struct {

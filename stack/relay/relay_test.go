@@ -487,3 +487,16 @@ func TestPendingGaugePerReceiver(t *testing.T) {
 		t.Errorf("pending gauge:\n%s", grep(m, "pending"))
 	}
 }
+
+// pendingCount is the number of alerts waiting for receiver name.
+func (r *Relay) pendingCount(name string) int {
+	r.mu.Lock()
+	q := r.queues[name]
+	r.mu.Unlock()
+	if q == nil {
+		return 0
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
