@@ -29,6 +29,7 @@ func (a *app) withRuntime(cmd *cobra.Command, fn func(e *stack.Engine) error) er
 
 func newUpCmd(a *app) *cobra.Command {
 	var timeout time.Duration
+	var dryRun, noWait bool
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Start or update the stack and wait until every part is healthy",
@@ -38,8 +39,13 @@ what is missing, hot-reloads Prometheus and Alertmanager when only their files c
 recreates a container only when its image or flags changed (its data volume stays), and
 removes components no longer in the spec. Running it again with nothing changed changes
 nothing. It waits until Prometheus has loaded its rules and sees its targets, Alertmanager is
-connected and Grafana has its datasource.`,
+connected and Grafana has its datasource.
+
+It plans from what is really there (each container's labels, state and the files it holds),
+so a run that was interrupted, even killed, is finished by the next one. Only one up or down
+changes a stack at a time: a second one waits for the first (or fails with --no-wait).`,
 		Example: `  llmmon up
+  llmmon up --dry-run              # print the plan and the preflight's verdict; change nothing
   llmmon up -f prod.yaml --timeout 5m`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := a.loadSpec(cmd.Context(), cmd)
@@ -50,19 +56,29 @@ connected and Grafana has its datasource.`,
 				w := a.streams.ErrOut
 				res, err := e.Up(cmd.Context(), s, stack.UpOptions{
 					HealthTimeout: timeout,
+					DryRun:        dryRun,
+					NoWait:        noWait,
 					Progress: func(ev stack.Event) {
-						if ev.Action == "unchanged" {
+						if ev.Action == "wait" {
+							fmt.Fprintf(w, "%s\n", ev.Detail)
 							return
 						}
 						fmt.Fprintf(w, " %-9s %-14s %s\n", ev.Action, ev.Component, ev.Detail)
 					},
 					Pull: pullPrinter(w),
 				})
+				if dryRun && res != nil {
+					printPlan(a.streams.Out, s.Name, res.Plan)
+				}
 				if err != nil {
 					return err
 				}
 				for _, n := range res.Notes {
 					fmt.Fprintf(w, "note: %s\n", n)
+				}
+				if dryRun {
+					fmt.Fprintf(w, "Dry run: the preflight passed; nothing was changed.\n")
+					return nil
 				}
 				if !res.Changed {
 					fmt.Fprintf(w, "Stack %q is up to date (%s).\n", s.Name, res.Elapsed.Round(time.Millisecond))
@@ -85,7 +101,27 @@ connected and Grafana has its datasource.`,
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for every component to become healthy")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what up would do and check that it can, without changing anything")
+	c.Flags().BoolVar(&noWait, "no-wait", false, "fail at once when another llmmon is changing this stack, instead of waiting")
 	return c
+}
+
+// printPlan prints the steps of a plan, one a line, for up --dry-run.
+func printPlan(out io.Writer, name string, p stack.Steps) {
+	if len(p) == 0 {
+		fmt.Fprintf(out, "Stack %q is as the spec wants it: nothing to do.\n", name)
+		return
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STEP\tCOMPONENT\tCAUSE")
+	for _, st := range p {
+		subject := st.Component
+		if st.Op == stack.OpPull || st.Op == stack.OpBuild {
+			subject = st.Image
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", st.Op, subject, st.Cause)
+	}
+	w.Flush()
 }
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -141,7 +177,7 @@ func pullPrinter(w io.Writer) func(runtime.PullEvent) {
 func mib(n int64) string { return fmt.Sprintf("%.0fMB", float64(n)/(1<<20)) }
 
 func newDownCmd(a *app) *cobra.Command {
-	var volumes bool
+	var volumes, noWait bool
 	c := &cobra.Command{
 		Use:   "down",
 		Short: "Stop and remove the stack's containers; data stays unless --volumes",
@@ -156,7 +192,9 @@ survive down and up; --volumes deletes them too.`,
 				return err
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
-				removed, err := e.Down(cmd.Context(), s, stack.DownOptions{Volumes: volumes})
+				removed, err := e.Down(cmd.Context(), s, stack.DownOptions{Volumes: volumes, NoWait: noWait, Waiting: func(holder string) {
+					fmt.Fprintf(a.streams.ErrOut, "%s is changing this stack; waiting for it (--no-wait fails at once instead)\n", holder)
+				}})
 				for _, r := range removed {
 					fmt.Fprintf(a.streams.ErrOut, " removed %s\n", r)
 				}
@@ -173,6 +211,7 @@ survive down and up; --volumes deletes them too.`,
 		},
 	}
 	c.Flags().BoolVar(&volumes, "volumes", false, "also delete the stack's data volumes")
+	c.Flags().BoolVar(&noWait, "no-wait", false, "fail at once when another llmmon is changing this stack, instead of waiting")
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/stack/render"
+	"github.com/llmmon/llmmon/stack/runtime"
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
@@ -30,98 +31,113 @@ func (e *Engine) httpGet(ctx context.Context, url, user, pass string) (int, []by
 	return resp.StatusCode, b, err
 }
 
-// reload asks a component to re-read its configuration through its lifecycle endpoint.
-func (e *Engine) reload(ctx context.Context, d desired) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.c.Addr+d.c.Reload, nil)
-	if err != nil {
-		return err
+// credentials returns the user and password a component's API needs.
+func credentials(s *spec.Spec, c render.Component, grafanaPW string) (string, string) {
+	if c.Auth == render.AuthGrafanaAdmin {
+		return s.Grafana.AdminUser, grafanaPW
 	}
-	resp, err := e.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("reload %s: %w", d.c.Name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	return "", ""
+}
+
+// reload asks a component to re-read its files through the paths its description names.
+func (e *Engine) reload(ctx context.Context, s *spec.Spec, d Desired, grafanaPW string) error {
+	user, pass := credentials(s, d.Component, grafanaPW)
+	for _, path := range d.Component.Reload {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.Component.Addr+path, nil)
+		if err != nil {
+			return err
+		}
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := e.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("reload %s: %w", d.Component.Name, err)
+		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("reload %s: HTTP %d: %s", d.c.Name, resp.StatusCode, strings.TrimSpace(string(b)))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("reload %s: %s: HTTP %d: %s", d.Component.Name, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		}
 	}
 	return nil
 }
 
-// check is one health fact about a component: nil when it holds.
-func (e *Engine) healthCheck(ctx context.Context, s *spec.Spec, d desired, grafanaPW string) error {
-	base := "http://" + d.c.Addr
-	code, body, err := e.httpGet(ctx, base+d.c.Health, "", "")
+// healthCheck returns nil when a component answers its readiness path and every deeper check of
+// its description holds, or what does not hold yet.
+func (e *Engine) healthCheck(ctx context.Context, s *spec.Spec, c render.Component, grafanaPW string) error {
+	base := "http://" + c.Addr
+	code, _, err := e.httpGet(ctx, base+c.Health, "", "")
 	if err != nil {
-		return fmt.Errorf("%s does not answer: %v", base+d.c.Health, shortErr(err))
+		return fmt.Errorf("%s does not answer: %v", base+c.Health, shortErr(err))
 	}
 	if code != http.StatusOK {
-		return fmt.Errorf("%s answers HTTP %d", base+d.c.Health, code)
+		return fmt.Errorf("%s answers HTTP %d", base+c.Health, code)
 	}
-	switch d.c.Name {
-	case "prometheus":
-		var rules struct {
-			Data struct {
-				Groups []json.RawMessage `json:"groups"`
-			} `json:"data"`
-		}
-		if _, b, err := e.httpGet(ctx, base+"/api/v1/rules", "", ""); err != nil || json.Unmarshal(b, &rules) != nil || len(rules.Data.Groups) == 0 {
-			return fmt.Errorf("prometheus has not loaded its rules yet")
-		}
-		var am struct {
-			Data struct {
-				Active []json.RawMessage `json:"activeAlertmanagers"`
-			} `json:"data"`
-		}
-		if _, b, err := e.httpGet(ctx, base+"/api/v1/alertmanagers", "", ""); err != nil || json.Unmarshal(b, &am) != nil || len(am.Data.Active) == 0 {
-			return fmt.Errorf("prometheus is not connected to alertmanager yet")
-		}
-		var tg struct {
-			Data struct {
-				Active []json.RawMessage `json:"activeTargets"`
-			} `json:"data"`
-		}
-		if _, b, err := e.httpGet(ctx, base+"/api/v1/targets?state=active", "", ""); err != nil || json.Unmarshal(b, &tg) != nil || len(tg.Data.Active) == 0 {
-			return fmt.Errorf("prometheus sees no targets yet")
-		}
-	case "grafana":
-		code, _, err := e.httpGet(ctx, base+"/api/datasources/uid/"+render.DatasourceUID, s.Grafana.AdminUser, grafanaPW)
-		if err != nil || code != http.StatusOK {
-			return fmt.Errorf("grafana does not have llmmon's datasource yet (HTTP %d)", code)
-		}
-	case "alertmanager":
-		_, b, err := e.httpGet(ctx, base+"/api/v2/status", "", "")
-		if err != nil || !strings.Contains(string(b), `"config"`) {
-			return fmt.Errorf("alertmanager has not loaded its configuration")
+	user, pass := credentials(s, c, grafanaPW)
+	for _, chk := range c.Ready {
+		code, b, err := e.httpGet(ctx, base+chk.Path, user, pass)
+		if err != nil || code != http.StatusOK || !jsonHas(b, chk.NonEmpty) {
+			if err == nil && code != http.StatusOK {
+				return fmt.Errorf("%s %s (HTTP %d)", c.Name, chk.Missing, code)
+			}
+			return fmt.Errorf("%s %s", c.Name, chk.Missing)
 		}
 	}
-	_ = body
 	return nil
+}
+
+// jsonHas reports whether the JSON document b has a non-null value at the dotted path, and, when
+// that is an array, whether it is not empty. An empty path holds for any answer.
+func jsonHas(b []byte, path string) bool {
+	if path == "" {
+		return true
+	}
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return false
+	}
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		if v, ok = m[k]; !ok {
+			return false
+		}
+	}
+	switch x := v.(type) {
+	case []any:
+		return len(x) > 0
+	case nil:
+		return false
+	}
+	return true
 }
 
 // waitHealthy polls every component until all are healthy, or fails with the last log lines of
 // the first one that is not.
-func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []desired, grafanaPW string, o UpOptions) error {
+func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, grafanaPW string, o UpOptions) error {
 	deadline := time.Now().Add(o.HealthTimeout)
 	pending := map[string]bool{}
 	for _, d := range want {
-		pending[d.c.Name] = true
+		pending[d.Component.Name] = true
 	}
 	lastErr := map[string]error{}
 	delay := 100 * time.Millisecond
 	for {
 		for _, d := range want {
-			if !pending[d.c.Name] {
+			if !pending[d.Component.Name] {
 				continue
 			}
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := e.healthCheck(cctx, s, d, grafanaPW)
+			err := e.healthCheck(cctx, s, d.Component, grafanaPW)
 			cancel()
 			if err == nil {
-				delete(pending, d.c.Name)
-				e.emit(o, Event{Component: d.c.Name, Action: "healthy"})
+				delete(pending, d.Component.Name)
+				e.emit(o, Event{Component: d.Component.Name, Action: "healthy"})
 			} else {
-				lastErr[d.c.Name] = err
+				lastErr[d.Component.Name] = err
 			}
 		}
 		if len(pending) == 0 {
@@ -139,13 +155,13 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []desired, 
 	}
 	var msgs []string
 	for _, d := range want {
-		if !pending[d.c.Name] {
+		if !pending[d.Component.Name] {
 			continue
 		}
-		msg := fmt.Sprintf("%s is not healthy after %s: %v", d.c.Name, o.HealthTimeout, lastErr[d.c.Name])
+		msg := fmt.Sprintf("%s is not healthy after %s: %v", d.Component.Name, o.HealthTimeout, lastErr[d.Component.Name])
 		if cs, err := e.rt.ListContainers(ctx, s.Name); err == nil {
 			for _, c := range cs {
-				if c.Labels["io.llmmon.component"] == d.c.Name {
+				if c.Labels[runtime.LabelComponent] == d.Component.Name {
 					if !c.Running {
 						msg += fmt.Sprintf(" (container %s, exit code %d)", c.State, c.ExitCode)
 					}

@@ -104,7 +104,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 					row.StartedAt = ct.StartedAt
 					row.Uptime = time.Since(ct.StartedAt).Truncate(time.Second).String()
 					cctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
-					err := e.healthCheck(cctx, s, desired{c: c}, pw)
+					err := e.healthCheck(cctx, s, c, pw)
 					cancel()
 					if err == nil {
 						row.Health = "healthy"
@@ -196,6 +196,10 @@ func (e *Engine) receiverStatus(ctx context.Context, s *spec.Spec) []ReceiverSta
 type DownOptions struct {
 	// Volumes also deletes the stack's data volumes (Prometheus samples, Grafana, silences).
 	Volumes bool
+	// NoWait fails at once with ErrLocked when another llmmon is changing the stack.
+	NoWait bool
+	// Waiting is told who holds the stack's lock when down has to wait for it; it may be nil.
+	Waiting func(holder string)
 }
 
 // Down removes the stack's containers (and networks); data volumes stay unless asked.
@@ -203,12 +207,20 @@ func (e *Engine) Down(ctx context.Context, s *spec.Spec, o DownOptions) ([]strin
 	if _, err := e.rt.Ping(ctx); err != nil {
 		return nil, err
 	}
+	lock, err := lockStack(ctx, s, "down", o.NoWait, o.Waiting)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
 	cs, err := e.rt.ListContainers(ctx, s.Name)
 	if err != nil {
 		return nil, err
 	}
 	var removed []string
 	for _, c := range cs {
+		if !owned(c) {
+			continue // carries the stack's label but not llmmon's others: not ours to remove
+		}
 		if err := e.rt.RemoveContainer(ctx, c.ID); err != nil {
 			return removed, err
 		}

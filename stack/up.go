@@ -9,13 +9,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/llmmon/llmmon/stack/render"
 	"github.com/llmmon/llmmon/stack/runtime"
@@ -25,12 +30,18 @@ import (
 // Event is one step of progress, for the command line to show.
 type Event struct {
 	Component string
-	Action    string // "pull", "create", "recreate", "reload", "start", "remove", "unchanged", "healthy", "skip"
+	Action    string // "pull", "build", "create", "recreate", "reload", "start", "remove", "healthy", "wait"
 	Detail    string
 }
 
 // UpOptions control Up.
 type UpOptions struct {
+	// DryRun plans and runs the preflight checks, then stops: nothing is pulled, written or
+	// changed. The plan is in UpResult.Plan.
+	DryRun bool
+	// NoWait fails at once with ErrLocked when another llmmon is changing the stack, instead of
+	// waiting for it.
+	NoWait bool
 	// HealthTimeout bounds the wait for every component to become healthy (default 3m).
 	HealthTimeout time.Duration
 	// Progress receives events; it may be nil.
@@ -47,6 +58,8 @@ type UpResult struct {
 	Changed          bool
 	Elapsed          time.Duration
 	ComponentActions map[string]string
+	// Plan is what up planned (and, unless DryRun, did).
+	Plan Steps
 }
 
 // ErrPreflight wraps every problem found before anything is changed.
@@ -57,15 +70,6 @@ func (e *Engine) emit(o UpOptions, ev Event) {
 		o.Progress(ev)
 	}
 	e.log.Debug("up", "component", ev.Component, "action", ev.Action, "detail", ev.Detail)
-}
-
-// desired is one component's container as it should be.
-type desired struct {
-	c         render.Component
-	spec      runtime.ContainerSpec
-	hash      string
-	files     []runtime.FileEntry
-	filesHash string
 }
 
 func volumeName(s *spec.Spec, v string) string { return s.Name + "_" + v }
@@ -107,10 +111,14 @@ func grafanaPassword(s *spec.Spec) (string, string, error) {
 // GrafanaPassword returns the Grafana admin user's password and the file it is kept in.
 func GrafanaPassword(s *spec.Spec) (string, string, error) { return grafanaPassword(s) }
 
-func (e *Engine) plan(s *spec.Spec, r *Rendered, grafanaPW string) []desired {
-	var out []desired
+// markerFile is written last into each component's configuration folder, with the hash of
+// the files copied before it: the files a container really holds, read back by the next run.
+const markerFile = ".llmmon-files"
+
+// desiredState returns every component's container as the spec wants it.
+func (e *Engine) desiredState(s *spec.Spec, r *Rendered, grafanaPW string) []Desired {
+	var out []Desired
 	for _, c := range render.Components(s, render.Options{GPU: r.GPU, RelayImage: e.relayImage()}) {
-		uid, gid := splitUser(c.User)
 		cs := runtime.ContainerSpec{
 			Name:        containerName(s, c.Name),
 			Image:       c.Image,
@@ -130,100 +138,139 @@ func (e *Engine) plan(s *spec.Spec, r *Rendered, grafanaPW string) []desired {
 		for _, m := range c.HostMounts {
 			cs.Mounts = append(cs.Mounts, runtime.Mount{Source: m[0], Target: m[1], ReadOnly: true})
 		}
-		d := desired{c: c}
-		var files []runtime.FileEntry
-		if c.ConfigPrefix != "" {
-			under := r.Bundle.Under(c.ConfigPrefix)
-			paths := make([]string, 0, len(under))
-			for p := range under {
-				paths = append(paths, p)
-			}
-			sort.Strings(paths)
-			dirs := map[string]bool{}
-			for _, p := range paths {
-				for dir := filepath.Dir(p); dir != "." && !dirs[dir]; dir = filepath.Dir(dir) {
-					dirs[dir] = true
-				}
-			}
-			dl := make([]string, 0, len(dirs))
-			for dd := range dirs {
-				dl = append(dl, dd)
-			}
-			sort.Strings(dl)
-			for _, dd := range dl {
-				files = append(files, runtime.FileEntry{Path: dd, Dir: true, Mode: 0o755, UID: uid, GID: gid})
-			}
-			for _, p := range paths {
-				f := under[p]
-				mode := int64(0o644)
-				if f.Mode == 0o600 {
-					mode = 0o400
-				}
-				files = append(files, runtime.FileEntry{Path: p, Data: f.Data, Mode: mode, UID: uid, GID: gid})
-			}
-			if c.Name == "grafana" {
-				imp := importedFiles(s)
-				ips := make([]string, 0, len(imp))
-				for p := range imp {
-					ips = append(ips, p)
-				}
-				sort.Strings(ips)
-				for _, p := range ips {
-					files = append(files, runtime.FileEntry{Path: p, Data: imp[p], Mode: 0o644, UID: uid, GID: gid})
-				}
-				files = append(files, runtime.FileEntry{Path: "secrets", Dir: true, Mode: 0o700, UID: uid, GID: gid},
-					runtime.FileEntry{Path: "secrets/admin-password", Data: []byte(grafanaPW), Mode: 0o400, UID: uid, GID: gid})
-			}
-		}
-		d.files = files
+		d := Desired{Component: c, Files: componentFiles(s, r.Bundle, c, grafanaPW)}
 		h := sha256.New()
-		for _, f := range files {
+		for _, f := range d.Files {
 			fmt.Fprintf(h, "%s %o %d %d\n", f.Path, f.Mode, f.UID, len(f.Data))
 			h.Write(f.Data)
 		}
-		d.filesHash = hex.EncodeToString(h.Sum(nil))[:16]
+		d.FilesHash = hex.EncodeToString(h.Sum(nil))[:16]
 		specJSON, _ := json.Marshal(cs)
 		ch := sha256.Sum256(specJSON)
-		d.hash = hex.EncodeToString(ch[:])[:16]
+		d.ConfigHash = hex.EncodeToString(ch[:])[:16]
 		cs.Labels = map[string]string{
 			runtime.LabelProject:    s.Name,
 			runtime.LabelComponent:  c.Name,
-			runtime.LabelConfigHash: d.hash,
+			runtime.LabelConfigHash: d.ConfigHash,
 			runtime.LabelVersion:    e.version,
 			runtime.LabelManaged:    "true",
+			runtime.LabelListen:     c.Addr,
 		}
-		d.spec = cs
+		d.Spec = cs
 		out = append(out, d)
 	}
 	return out
 }
 
-// state is what llmmon remembers between runs: the hash of the files each container last got.
-type state struct {
-	Files map[string]string `json:"files"`
-}
-
-func statePath(s *spec.Spec) string { return filepath.Join(s.DataDir, "state.json") }
-
-func loadState(s *spec.Spec) state {
-	st := state{Files: map[string]string{}}
-	if b, err := os.ReadFile(statePath(s)); err == nil {
-		_ = json.Unmarshal(b, &st)
+// componentFiles returns the files copied into a component's configuration folder: its part of
+// the bundle, and for Grafana the imported dashboards and the admin password.
+func componentFiles(s *spec.Spec, b *render.Bundle, c render.Component, grafanaPW string) []runtime.FileEntry {
+	if c.ConfigPrefix == "" {
+		return nil
 	}
-	if st.Files == nil {
-		st.Files = map[string]string{}
+	uid, gid := splitUser(c.User)
+	under := b.Under(c.ConfigPrefix)
+	paths := slices.Sorted(maps.Keys(under))
+	dirs := map[string]bool{}
+	for _, p := range paths {
+		for dir := filepath.Dir(p); dir != "." && !dirs[dir]; dir = filepath.Dir(dir) {
+			dirs[dir] = true
+		}
 	}
-	return st
+	var files []runtime.FileEntry
+	for _, dd := range slices.Sorted(maps.Keys(dirs)) {
+		files = append(files, runtime.FileEntry{Path: dd, Dir: true, Mode: 0o755, UID: uid, GID: gid})
+	}
+	for _, p := range paths {
+		f := under[p]
+		mode := int64(0o644)
+		if f.Mode == 0o600 {
+			mode = 0o400
+		}
+		files = append(files, runtime.FileEntry{Path: p, Data: f.Data, Mode: mode, UID: uid, GID: gid})
+	}
+	if c.Imports {
+		imp := importedFiles(s)
+		for _, p := range slices.Sorted(maps.Keys(imp)) {
+			files = append(files, runtime.FileEntry{Path: p, Data: imp[p], Mode: 0o644, UID: uid, GID: gid})
+		}
+	}
+	if c.AdminSecret != "" {
+		files = append(files, runtime.FileEntry{Path: filepath.Dir(c.AdminSecret), Dir: true, Mode: 0o700, UID: uid, GID: gid},
+			runtime.FileEntry{Path: c.AdminSecret, Data: []byte(grafanaPW), Mode: 0o400, UID: uid, GID: gid})
+	}
+	return files
 }
 
-func saveState(s *spec.Spec, st state) error {
-	b, _ := json.MarshalIndent(st, "", "  ")
-	return render.WriteFileAtomic(statePath(s), b, 0o600)
+// observe reads what is really there: the stack's own containers (with the files hash their
+// marker holds) and which of the wanted images are present. Containers that carry the stack's
+// project label without llmmon's full set of labels are not the stack's: they are returned
+// apart, and never touched.
+func (e *Engine) observe(ctx context.Context, s *spec.Spec, want []Desired) (Observed, []runtime.Container, error) {
+	obs := Observed{Images: map[string]bool{}}
+	list, err := e.rt.ListContainers(ctx, s.Name)
+	if err != nil {
+		return obs, nil, err
+	}
+	configPath := map[string]string{}
+	for _, d := range want {
+		configPath[d.Component.Name] = d.Component.ConfigPath
+	}
+	var foreign []runtime.Container
+	for _, c := range list {
+		if !owned(c) {
+			foreign = append(foreign, c)
+			continue
+		}
+		obs.Containers = append(obs.Containers, ObservedContainer{Container: c})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range obs.Containers {
+		c := &obs.Containers[i]
+		dir := configPath[c.Component()]
+		if dir == "" {
+			continue
+		}
+		g.Go(func() error {
+			b, err := e.rt.ReadFile(gctx, c.ID, dir+"/"+markerFile)
+			switch {
+			case err == nil:
+				c.Files = strings.TrimSpace(string(b))
+			case errors.Is(err, runtime.ErrNotFound):
+			default:
+				return err
+			}
+			return nil
+		})
+	}
+	var mu sync.Mutex
+	for _, d := range want {
+		img := d.Spec.Image
+		g.Go(func() error {
+			ok, err := e.rt.ImagePresent(gctx, img)
+			mu.Lock()
+			obs.Images[img] = ok
+			mu.Unlock()
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return obs, nil, err
+	}
+	return obs, foreign, nil
 }
 
-// Up converges the stack to the spec: it renders and checks the files, runs a preflight that
-// changes nothing, then creates, recreates, reloads or removes only what differs, and waits
-// until every component is healthy.
+// owned reports whether a container carries llmmon's full set of labels with a component llmmon
+// knows: only such a container is ever changed or removed.
+func owned(c runtime.Container) bool {
+	return c.Labels[runtime.LabelManaged] == "true" && c.Labels[runtime.LabelConfigHash] != "" &&
+		slices.Contains(render.AllComponents, c.Labels[runtime.LabelComponent])
+}
+
+// Up converges the stack to the spec: it renders and checks the files, takes the stack's lock,
+// observes what is really there, plans, runs a preflight of the whole plan that changes nothing,
+// then runs the plan (independent steps in parallel) and waits until every component is
+// healthy.
 func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, error) {
 	start := time.Now()
 	if e.rt == nil {
@@ -232,6 +279,7 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 	if o.HealthTimeout == 0 {
 		o.HealthTimeout = 3 * time.Minute
 	}
+	o.Progress = syncProgress(o.Progress)
 	r, err := e.Render(ctx, s, RenderOptions{})
 	if err != nil {
 		return nil, err
@@ -248,52 +296,41 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 		r.GPU = false
 		res.Notes = append(res.Notes, "dcgm-exporter skipped: an NVIDIA GPU is present but Docker has no NVIDIA runtime (install the NVIDIA Container Toolkit)")
 	}
-	pw, pwFile, err := grafanaPassword(s)
+	if !o.DryRun {
+		lock, err := lockStack(ctx, s, "up", o.NoWait, func(holder string) {
+			e.emit(o, Event{Action: "wait", Detail: holder + " is changing this stack; waiting for it (--no-wait fails at once instead)"})
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer lock.release()
+	}
+	pw, pwFile, err := e.grafanaPasswordFor(s, o.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	res.PasswordFile = pwFile
-	want := e.plan(s, r, pw)
-	observed, err := e.rt.ListContainers(ctx, s.Name)
+	want := e.desiredState(s, r, pw)
+	obs, foreign, err := e.observe(ctx, s, want)
 	if err != nil {
 		return nil, err
 	}
-	byComp := map[string][]runtime.Container{}
-	for _, c := range observed {
-		byComp[c.Labels[runtime.LabelComponent]] = append(byComp[c.Labels[runtime.LabelComponent]], c)
+	for _, c := range foreign {
+		res.Notes = append(res.Notes, fmt.Sprintf("container %s carries the label %s=%s but not llmmon's other labels; it is not part of the stack and was left alone", c.Name, runtime.LabelProject, s.Name))
 	}
+	steps := Plan(want, obs)
+	res.Plan = steps
 	// Preflight: nothing is changed until every check passes.
-	var problems []string
-	for _, d := range want {
-		cur := byComp[d.c.Name]
-		keep := len(cur) == 1 && cur[0].Labels[runtime.LabelConfigHash] == d.hash && cur[0].Running
-		if !keep {
-			if held := len(cur) > 0 && cur[0].Running; !held {
-				if err := portFree(d.c.Addr); err != nil {
-					problems = append(problems, fmt.Sprintf("%s: port %s is already in use by another program; stop it, or choose another port in the spec (%s)", d.c.Name, d.c.Addr, portField(d.c.Name)))
-				}
-			}
-			ok, err := e.rt.ImagePresent(ctx, d.c.Image)
-			if err != nil {
-				return nil, err
-			}
-			if !ok && d.c.Name == "relay" {
-				e.emit(o, Event{Component: d.c.Name, Action: "build", Detail: d.c.Image})
-				if err := e.buildRelayImage(ctx, d.c.Image); err != nil {
-					problems = append(problems, fmt.Sprintf("relay: %v", err))
-				}
-			} else if !ok {
-				e.emit(o, Event{Component: d.c.Name, Action: "pull", Detail: d.c.Image})
-				if err := e.rt.PullImage(ctx, d.c.Image, o.Pull); err != nil {
-					problems = append(problems, fmt.Sprintf("%s: cannot pull image %s (%v); if Docker Hub is unreachable from here, set images.mirror in the spec (e.g. docker.m.daocloud.io), or images.%s to an image you can reach", d.c.Name, d.c.Image, shortErr(err), strings.ReplaceAll(d.c.Name, "-", "_")))
-				}
-			}
-		}
+	if problems := e.preflight(ctx, s, want, obs, steps); len(problems) > 0 {
+		return res, fmt.Errorf("%w, nothing was changed:\n  %s", ErrPreflight, strings.Join(problems, "\n  "))
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w, nothing was changed:\n  %s", ErrPreflight, strings.Join(problems, "\n  "))
+	if o.DryRun {
+		res.Elapsed = time.Since(start)
+		return res, nil
 	}
-	st := loadState(s)
+	if problems := e.fetchImages(ctx, steps, o); len(problems) > 0 {
+		return res, fmt.Errorf("%w, nothing was changed:\n  %s", ErrPreflight, strings.Join(problems, "\n  "))
+	}
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -301,55 +338,243 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 	if err := r.Bundle.Write(filepath.Join(s.DataDir, "generated")); err != nil {
 		return nil, err
 	}
-	wantNames := map[string]bool{}
-	for _, d := range want {
-		wantNames[d.c.Name] = true
-	}
-	// Components no longer in the spec, and duplicates left by an interrupted run, go first.
-	for comp, cs := range byComp {
-		for i, c := range cs {
-			if !wantNames[comp] || i > 0 {
-				e.emit(o, Event{Component: comp, Action: "remove", Detail: "no longer in the spec"})
-				if err := e.rt.RemoveContainer(ctx, c.ID); err != nil {
-					return nil, err
-				}
-				res.Changed = true
-				delete(st.Files, comp)
-			}
-		}
-	}
-	for _, d := range want {
-		cur := byComp[d.c.Name]
-		action, err := e.converge(ctx, s, d, cur, st)
-		if err != nil {
-			return nil, err
-		}
-		if d.c.Name == "relay" && len(cur) > 0 && cur[0].Image != d.c.Image && strings.HasPrefix(cur[0].Image, RelayImageRepo+":") {
-			// The relay image of the llmmon this one replaced is of no more use.
-			if err := e.rt.RemoveImage(ctx, cur[0].Image); err != nil {
-				e.log.Debug("cannot remove the previous relay image", "image", cur[0].Image, "error", err)
-			}
-		}
-		res.ComponentActions[d.c.Name] = action
-		if action != "unchanged" {
-			res.Changed = true
-		}
-		st.Files[d.c.Name] = d.filesHash
-		if err := saveState(s, st); err != nil {
-			return nil, err
-		}
-		e.emit(o, Event{Component: d.c.Name, Action: action, Detail: d.c.Image})
+	_ = os.Remove(filepath.Join(s.DataDir, "state.json")) // kept by llmmon before 0.3; the containers are the state now
+	if err := e.execute(ctx, s, want, steps, obs, pw, o, res); err != nil {
+		return res, err
 	}
 	if err := e.waitHealthy(ctx, s, want, pw, o); err != nil {
-		return nil, err
+		return res, err
 	}
 	for _, d := range want {
-		if d.c.Published {
-			res.URLs[d.c.Name] = "http://" + publicAddr(s, d.c.Addr)
+		if d.Component.Published {
+			res.URLs[d.Component.Name] = "http://" + publicAddr(s, d.Component.Addr)
 		}
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// grafanaPasswordFor is grafanaPassword, except that a dry run never writes the file: it plans
+// with a placeholder when there is none yet.
+func (e *Engine) grafanaPasswordFor(s *spec.Spec, dryRun bool) (string, string, error) {
+	if dryRun && s.Grafana.AdminPassword == "" {
+		file := filepath.Join(s.DataDir, "secrets", "grafana-admin-password")
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "(generated by up)", file, nil
+		}
+		return strings.TrimSpace(string(b)), file, nil
+	}
+	return grafanaPassword(s)
+}
+
+// syncProgress makes a progress callback safe for the parallel steps.
+func syncProgress(fn func(Event)) func(Event) {
+	if fn == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		fn(ev)
+	}
+}
+
+// preflight checks, without changing anything, that every step of the plan can be done: every
+// port a step will bind is free (or held by the container the step replaces), no container or
+// volume that llmmon did not create holds a name a step will create.
+func (e *Engine) preflight(ctx context.Context, s *spec.Spec, want []Desired, obs Observed, steps Steps) []string {
+	var problems []string
+	ours := map[string]bool{}
+	released := map[string]bool{} // addresses the plan frees: containers it removes or replaces
+	for _, c := range obs.Containers {
+		ours[c.ID] = true
+	}
+	for _, st := range steps {
+		if st.Op == OpRemove || st.Op == OpRecreate {
+			for _, c := range obs.Containers {
+				if c.ID == st.Container && c.Running {
+					released[listenAddr(c, want)] = true
+				}
+			}
+		}
+	}
+	for _, d := range want {
+		st, ok := steps.For(d.Component.Name)
+		if !ok || (st.Op != OpCreate && st.Op != OpRecreate) {
+			continue
+		}
+		c := d.Component
+		if !released[c.Addr] {
+			if err := portFree(c.Addr); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: port %s is already in use by another program; stop it, or choose another port in the spec (%s)", c.Name, c.Addr, c.PortField))
+			}
+		}
+		if st.Op == OpCreate {
+			if other, err := e.rt.InspectContainer(ctx, d.Spec.Name); err == nil && !ours[other.ID] {
+				problems = append(problems, fmt.Sprintf("%s: a container named %s that llmmon did not create is in the way (id %.12s, image %s); rename it (docker rename %s %s-old) or remove it, or give this stack another name (name: in the spec)", c.Name, d.Spec.Name, other.ID, other.Image, d.Spec.Name, d.Spec.Name))
+			} else if err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				problems = append(problems, fmt.Sprintf("%s: %v", c.Name, err))
+			}
+		}
+		for _, m := range d.Spec.Mounts {
+			if !m.Volume {
+				continue
+			}
+			v, err := e.rt.InspectVolume(ctx, m.Source)
+			switch {
+			case err == nil && v.Labels[runtime.LabelProject] != s.Name:
+				problems = append(problems, fmt.Sprintf("%s: a volume named %s that llmmon did not create for stack %q is in the way; llmmon never adopts data it did not create: rename the stack (name: in the spec), or remove the volume if its data is not needed (docker volume rm %s)", c.Name, m.Source, s.Name, m.Source))
+			case err != nil && !errors.Is(err, runtime.ErrNotFound):
+				problems = append(problems, fmt.Sprintf("%s: %v", c.Name, err))
+			}
+		}
+	}
+	return problems
+}
+
+// listenAddr is the address a container of the stack listens on: its label, or, for one made by
+// an llmmon that did not label it, the address its component wants.
+func listenAddr(c ObservedContainer, want []Desired) string {
+	if a := c.Labels[runtime.LabelListen]; a != "" {
+		return a
+	}
+	for _, d := range want {
+		if d.Component.Name == c.Component() {
+			return d.Component.Addr
+		}
+	}
+	return ""
+}
+
+// fetchImages pulls and builds the images the plan needs, in parallel; failures are preflight
+// problems (no container has been touched yet).
+func (e *Engine) fetchImages(ctx context.Context, steps Steps, o UpOptions) []string {
+	var mu sync.Mutex
+	var problems []string
+	var wg sync.WaitGroup
+	for _, st := range steps {
+		if st.Op != OpPull && st.Op != OpBuild {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.emit(o, Event{Component: st.Component, Action: string(st.Op), Detail: st.Image})
+			var msg string
+			if st.Op == OpBuild {
+				if err := e.buildRelayImage(ctx, st.Image); err != nil {
+					msg = fmt.Sprintf("%s: %v", st.Component, err)
+				}
+			} else if err := e.rt.PullImage(ctx, st.Image, o.Pull); err != nil {
+				msg = fmt.Sprintf("%s: cannot pull image %s (%v); if Docker Hub is unreachable from here, set images.mirror in the spec (e.g. docker.m.daocloud.io), or images.%s to an image you can reach", st.Component, st.Image, shortErr(err), strings.ReplaceAll(st.Component, "-", "_"))
+			}
+			if msg != "" {
+				mu.Lock()
+				problems = append(problems, msg)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(problems)
+	return problems
+}
+
+// execute runs the plan: removals first, then every component's step in parallel.
+func (e *Engine) execute(ctx context.Context, s *spec.Spec, want []Desired, steps Steps, obs Observed, grafanaPW string, o UpOptions, res *UpResult) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, st := range steps {
+		if st.Op != OpRemove {
+			continue
+		}
+		g.Go(func() error {
+			e.emit(o, Event{Component: st.Component, Action: "remove", Detail: st.Cause})
+			return e.rt.RemoveContainer(gctx, st.Container)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	g, gctx = errgroup.WithContext(ctx)
+	for _, d := range want {
+		st, ok := steps.For(d.Component.Name)
+		if !ok {
+			res.ComponentActions[d.Component.Name] = "unchanged"
+			continue
+		}
+		g.Go(func() error {
+			action, err := e.run(gctx, s, d, st, grafanaPW)
+			if err != nil {
+				return err
+			}
+			if d.Component.BuiltLocally && (st.Op == OpRecreate) {
+				e.removeOldImage(gctx, d, obs, st)
+			}
+			mu.Lock()
+			res.ComponentActions[d.Component.Name] = action
+			mu.Unlock()
+			e.emit(o, Event{Component: d.Component.Name, Action: action, Detail: st.Cause})
+			return nil
+		})
+	}
+	err := g.Wait()
+	res.Changed = len(steps) > 0
+	return err
+}
+
+// removeOldImage removes the image a recreated container of a locally built component used: the
+// relay image of the llmmon this one replaced is of no more use.
+func (e *Engine) removeOldImage(ctx context.Context, d Desired, obs Observed, st Step) {
+	for _, c := range obs.Containers {
+		if c.ID == st.Container && c.Image != d.Spec.Image && strings.HasPrefix(c.Image, RelayImageRepo+":") {
+			if err := e.rt.RemoveImage(ctx, c.Image); err != nil {
+				e.log.Debug("cannot remove the previous relay image", "image", c.Image, "error", err)
+			}
+		}
+	}
+}
+
+// run carries out one component's step and returns what was done.
+func (e *Engine) run(ctx context.Context, s *spec.Spec, d Desired, st Step, grafanaPW string) (string, error) {
+	switch st.Op {
+	case OpCreate:
+		return "create", e.create(ctx, d)
+	case OpRecreate:
+		if err := e.rt.RemoveContainer(ctx, st.Container); err != nil {
+			return "", err
+		}
+		return "recreate", e.create(ctx, d)
+	case OpStart:
+		if err := e.rt.StartContainer(ctx, st.Container); err != nil {
+			return "", e.startErr(d, err)
+		}
+		return "start", nil
+	case OpReload:
+		if err := e.copyConfig(ctx, st.Container, d); err != nil {
+			return "", err
+		}
+		if !st.Running {
+			if err := e.rt.StartContainer(ctx, st.Container); err != nil {
+				return "", e.startErr(d, err)
+			}
+			return "start", nil
+		}
+		if err := e.reload(ctx, s, d, grafanaPW); err != nil {
+			// A component that does not answer yet (a run of llmmon was killed just after
+			// starting it) or refuses the reload is recreated instead; its data stays in its
+			// volume and the new files are read at start.
+			e.log.Debug("reload failed, recreating", "component", d.Component.Name, "error", err)
+			if err := e.rt.RemoveContainer(ctx, st.Container); err != nil {
+				return "", err
+			}
+			return "recreate", e.create(ctx, d)
+		}
+		return "reload", nil
+	}
+	return "", fmt.Errorf("%s: unknown step %q", d.Component.Name, st.Op)
 }
 
 func publicAddr(s *spec.Spec, addr string) string {
@@ -362,18 +587,6 @@ func publicAddr(s *spec.Spec, addr string) string {
 	return addr
 }
 
-func portField(component string) string {
-	switch component {
-	case "node-exporter":
-		return "internal_ports.node_exporter"
-	case "dcgm-exporter":
-		return "internal_ports.dcgm_exporter"
-	case "relay":
-		return "internal_ports.relay"
-	}
-	return component + ".port"
-}
-
 func portFree(addr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -382,73 +595,25 @@ func portFree(addr string) error {
 	return l.Close()
 }
 
-// converge brings one component to its desired state and returns what it did.
-func (e *Engine) converge(ctx context.Context, s *spec.Spec, d desired, cur []runtime.Container, st state) (string, error) {
-	if len(cur) > 0 && cur[0].Labels[runtime.LabelConfigHash] == d.hash {
-		c := cur[0]
-		action := "unchanged"
-		if st.Files[d.c.Name] != d.filesHash {
-			if err := e.copyConfig(ctx, c.ID, d); err != nil {
-				return "", err
-			}
-			action = "reload"
-			if d.c.Reload == "" && c.Running {
-				// Grafana reads its datasource only at start: restart it (data stays in its volume).
-				if err := e.rt.RemoveContainer(ctx, c.ID); err != nil {
-					return "", err
-				}
-				return "recreate", e.create(ctx, d)
-			}
-			if c.Running {
-				if err := e.reload(ctx, d); err != nil {
-					// A component that does not answer yet (a run of llmmon was killed just after
-					// starting it) or refuses the reload is recreated instead; its data stays in
-					// its volume and the new files are read at start.
-					e.log.Debug("reload failed, recreating", "component", d.c.Name, "error", err)
-					if err := e.rt.RemoveContainer(ctx, c.ID); err != nil {
-						return "", err
-					}
-					return "recreate", e.create(ctx, d)
-				}
-			}
-		}
-		if !c.Running {
-			if err := e.rt.StartContainer(ctx, c.ID); err != nil {
-				return "", e.startErr(d, err)
-			}
-			return "start", nil
-		}
-		return action, nil
-	}
-	action := "create"
-	if len(cur) > 0 {
-		action = "recreate"
-		if err := e.rt.RemoveContainer(ctx, cur[0].ID); err != nil {
-			return "", err
-		}
-	}
-	return action, e.create(ctx, d)
-}
-
-func (e *Engine) create(ctx context.Context, d desired) error {
-	for _, m := range d.spec.Mounts {
+func (e *Engine) create(ctx context.Context, d Desired) error {
+	for _, m := range d.Spec.Mounts {
 		if m.Volume {
-			if err := e.rt.EnsureVolume(ctx, m.Source, map[string]string{runtime.LabelProject: d.spec.Labels[runtime.LabelProject], runtime.LabelComponent: d.c.Name, runtime.LabelManaged: "true"}); err != nil {
+			if err := e.rt.EnsureVolume(ctx, m.Source, map[string]string{runtime.LabelProject: d.Spec.Labels[runtime.LabelProject], runtime.LabelComponent: d.Component.Name, runtime.LabelManaged: "true"}); err != nil {
 				return err
 			}
 		}
 	}
-	id, err := e.rt.CreateContainer(ctx, d.spec)
+	id, err := e.rt.CreateContainer(ctx, d.Spec)
 	if err != nil {
 		return err
 	}
-	if d.c.DataPath != "" {
+	if d.Component.DataPath != "" {
 		// The volume's root gets the uid the image runs as (Prometheus 65534, Grafana 472), so a
 		// "permission denied" on the data directory never reaches the user.
-		uid, gid := splitUser(d.c.User)
-		rel := strings.TrimPrefix(d.c.DataPath, "/")
+		uid, gid := splitUser(d.Component.User)
+		rel := strings.TrimPrefix(d.Component.DataPath, "/")
 		if err := e.rt.CopyFiles(ctx, id, "/", []runtime.FileEntry{{Path: rel, Dir: true, Mode: 0o755, UID: uid, GID: gid}}); err != nil {
-			return fmt.Errorf("set ownership of %s's data volume: %w", d.c.Name, err)
+			return fmt.Errorf("set ownership of %s's data volume: %w", d.Component.Name, err)
 		}
 	}
 	if err := e.copyConfig(ctx, id, d); err != nil {
@@ -460,29 +625,31 @@ func (e *Engine) create(ctx context.Context, d desired) error {
 	return nil
 }
 
-func (e *Engine) startErr(d desired, err error) error {
+func (e *Engine) startErr(d Desired, err error) error {
 	if errors.Is(err, runtime.ErrPortInUse) {
-		return fmt.Errorf("%s: port %s is already in use; stop whatever holds it or change %s in the spec: %w", d.c.Name, d.c.Addr, portField(d.c.Name), err)
+		return fmt.Errorf("%s: port %s is already in use; stop whatever holds it or change %s in the spec: %w", d.Component.Name, d.Component.Addr, d.Component.PortField, err)
 	}
-	return fmt.Errorf("start %s: %w", d.c.Name, err)
+	return fmt.Errorf("start %s: %w", d.Component.Name, err)
 }
 
-func (e *Engine) copyConfig(ctx context.Context, id string, d desired) error {
-	if len(d.files) == 0 {
+func (e *Engine) copyConfig(ctx context.Context, id string, d Desired) error {
+	if len(d.Files) == 0 {
 		return nil
 	}
 	// Copied from / so that the configuration directory is created when the image lacks it;
 	// missing parents are created root-owned by Docker, the directory itself gets the
 	// component's uid.
-	base := strings.TrimPrefix(d.c.ConfigPath, "/")
-	uid, gid := splitUser(d.c.User)
+	base := strings.TrimPrefix(d.Component.ConfigPath, "/")
+	uid, gid := splitUser(d.Component.User)
 	entries := []runtime.FileEntry{{Path: base, Dir: true, Mode: 0o755, UID: uid, GID: gid}}
-	for _, f := range d.files {
+	for _, f := range d.Files {
 		f.Path = base + "/" + f.Path
 		entries = append(entries, f)
 	}
+	// The marker goes last: it is there with this hash only when every file before it is.
+	entries = append(entries, runtime.FileEntry{Path: base + "/" + markerFile, Data: []byte(d.FilesHash + "\n"), Mode: 0o444, UID: uid, GID: gid})
 	if err := e.rt.CopyFiles(ctx, id, "/", entries); err != nil {
-		return fmt.Errorf("copy configuration into %s: %w", d.c.Name, err)
+		return fmt.Errorf("copy configuration into %s: %w", d.Component.Name, err)
 	}
 	return nil
 }

@@ -29,12 +29,48 @@ type Component struct {
 	CapAdd     []string
 	// Addr is host:port the component listens on (all components use host networking).
 	Addr string
-	// Health is the readiness path; Reload the hot-reload path ("" when the component has none).
+	// Health is the readiness path; Ready are the deeper facts checked after it answers.
 	Health string
-	Reload string
+	Ready  []ReadyCheck
+	// Reload are the paths POSTed, in order, to make the component re-read its files; with
+	// none, a change of its files recreates it.
+	Reload []string
+	// Auth names the credentials its HTTP API needs for Ready and Reload.
+	Auth Auth
+	// AdminSecret is the path, below ConfigPath, of the file that holds the Grafana admin
+	// password; Imports says it gets the dashboards of `llmmon import-dashboard`.
+	AdminSecret string
+	Imports     bool
+	// PortField is the spec field that sets Addr's port, for messages.
+	PortField string
+	// BuiltLocally says llmmon builds Image itself (the relay) instead of pulling it.
+	BuiltLocally bool
 	// Published says whether users browse to it (for the summary).
 	Published bool
 }
+
+// Auth names the credentials a component's HTTP API needs.
+type Auth string
+
+// The credentials components need.
+const (
+	AuthNone         Auth = ""
+	AuthGrafanaAdmin Auth = "grafana-admin" // the admin user and password, basic auth
+)
+
+// ReadyCheck is one fact that must hold before a component counts as healthy: a GET of Path
+// answers 200 and, when NonEmpty is set, the JSON value at that dotted path is there, not null
+// and, for an array, not empty.
+type ReadyCheck struct {
+	Path     string
+	NonEmpty string
+	// Missing says, for the user, what is not there yet ("has not loaded its rules yet").
+	Missing string
+}
+
+// AllComponents names every component llmmon can run, whether a spec wants it or not: a
+// container labelled with another name is not llmmon's.
+var AllComponents = []string{"node-exporter", "dcgm-exporter", "prometheus", "alertmanager", "grafana", "relay"}
 
 // Components returns the stack's containers for a spec, in start order.
 func Components(s *spec.Spec, o Options) []Component {
@@ -51,18 +87,20 @@ func Components(s *spec.Spec, o Options) []Component {
 			PidHost:    true,
 			Addr:       fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.NodeExporter),
 			Health:     "/metrics",
+			PortField:  "internal_ports.node_exporter",
 		})
 	}
 	if o.GPU && s.DCGMExporterAddress == "" {
 		out = append(out, Component{
-			Name:   "dcgm-exporter",
-			Image:  s.Image("dcgm-exporter"),
-			Args:   []string{"-a", fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter), "--collect-interval=15000"},
-			Env:    []string{"GOMEMLIMIT=400MiB"},
-			GPUs:   true,
-			CapAdd: []string{"SYS_ADMIN"},
-			Addr:   fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter),
-			Health: "/health",
+			Name:      "dcgm-exporter",
+			Image:     s.Image("dcgm-exporter"),
+			Args:      []string{"-a", fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter), "--collect-interval=15000"},
+			Env:       []string{"GOMEMLIMIT=400MiB"},
+			GPUs:      true,
+			CapAdd:    []string{"SYS_ADMIN"},
+			Addr:      fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter),
+			Health:    "/health",
+			PortField: "internal_ports.dcgm_exporter",
 		})
 	}
 	promArgs := []string{
@@ -87,8 +125,14 @@ func Components(s *spec.Spec, o Options) []Component {
 		ConfigPath:   PromConfigDir,
 		Addr:         fmt.Sprintf("%s:%d", local, s.Prometheus.Port),
 		Health:       "/-/ready",
-		Reload:       "/-/reload",
-		Published:    true,
+		Ready: []ReadyCheck{
+			{Path: "/api/v1/rules", NonEmpty: "data.groups", Missing: "has not loaded its rules yet"},
+			{Path: "/api/v1/alertmanagers", NonEmpty: "data.activeAlertmanagers", Missing: "is not connected to alertmanager yet"},
+			{Path: "/api/v1/targets?state=active", NonEmpty: "data.activeTargets", Missing: "sees no targets yet"},
+		},
+		Reload:    []string{"/-/reload"},
+		PortField: "prometheus.port",
+		Published: true,
 	})
 	out = append(out, Component{
 		Name:  "alertmanager",
@@ -111,7 +155,9 @@ func Components(s *spec.Spec, o Options) []Component {
 		ConfigPath:   AMConfigDir,
 		Addr:         fmt.Sprintf("%s:%d", local, s.Alertmanager.Port),
 		Health:       "/-/ready",
-		Reload:       "/-/reload",
+		Ready:        []ReadyCheck{{Path: "/api/v2/status", NonEmpty: "config", Missing: "has not loaded its configuration"}},
+		Reload:       []string{"/-/reload"},
+		PortField:    "alertmanager.port",
 		Published:    true,
 	})
 	out = append(out, Component{
@@ -138,7 +184,14 @@ func Components(s *spec.Spec, o Options) []Component {
 		ConfigPath:   "/etc/grafana",
 		Addr:         fmt.Sprintf("%s:%d", local, s.Grafana.Port),
 		Health:       "/api/health",
-		Published:    true,
+		Ready:        []ReadyCheck{{Path: "/api/datasources/uid/" + DatasourceUID, Missing: "does not have llmmon's datasource yet"}},
+		// Grafana's admin API re-reads the provisioning files: datasources, then dashboards.
+		Reload:      []string{"/api/admin/provisioning/datasources/reload", "/api/admin/provisioning/dashboards/reload"},
+		Auth:        AuthGrafanaAdmin,
+		AdminSecret: "secrets/admin-password",
+		Imports:     true,
+		PortField:   "grafana.port",
+		Published:   true,
 	})
 	if o.Relay || NeedsRelay(s) {
 		out = append(out, Component{
@@ -152,7 +205,9 @@ func Components(s *spec.Spec, o Options) []Component {
 			ConfigPath:   RelayConfigDir,
 			Addr:         fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.Relay),
 			Health:       "/-/ready",
-			Reload:       "/-/reload",
+			Reload:       []string{"/-/reload"},
+			PortField:    "internal_ports.relay",
+			BuiltLocally: true,
 		})
 	}
 	return out

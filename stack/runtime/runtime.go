@@ -20,6 +20,7 @@ const (
 	LabelFilesHash  = "io.llmmon.files-hash"  // hash of the mounted config files (reload, not recreate)
 	LabelVersion    = "io.llmmon.version"     // llmmon version that created the object
 	LabelManaged    = "io.llmmon.managed"     // always "true"
+	LabelListen     = "io.llmmon.listen"      // host:port the component listens on
 )
 
 // Sentinel errors. Implementations wrap them so callers can use errors.Is.
@@ -127,7 +128,8 @@ type Runtime interface {
 
 	// ListContainers returns every container (running or not) carrying LabelProject=project.
 	ListContainers(ctx context.Context, project string) ([]Container, error)
-	// InspectContainer returns one container by id.
+	// InspectContainer returns one container by id or name, whoever created it; ErrNotFound
+	// when there is none. Used to find a container in the way of a name llmmon will create.
 	InspectContainer(ctx context.Context, id string) (Container, error)
 	// CreateContainer creates (does not start) a container and returns its id.
 	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
@@ -150,6 +152,8 @@ type Runtime interface {
 	// EnsureVolume creates the named volume when missing. An existing volume of that name without
 	// llmmon's project label is an error (it is never adopted).
 	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
+	// InspectVolume returns the named volume, whoever created it; ErrNotFound when there is none.
+	InspectVolume(ctx context.Context, name string) (Volume, error)
 	// ListVolumes returns the volumes carrying LabelProject=project.
 	ListVolumes(ctx context.Context, project string) ([]Volume, error)
 	// RemoveVolume removes a volume; it refuses one without llmmon's labels.
@@ -163,6 +167,10 @@ type Runtime interface {
 	// RunOnce runs a short-lived helper container to completion (used to chown volumes) and
 	// removes it; it returns the container's output and an error when it exits non-zero.
 	RunOnce(ctx context.Context, spec ContainerSpec) (string, error)
+
+	// ReadFile returns the content of one regular file in a container (created, running or
+	// stopped); ErrNotFound when the file does not exist.
+	ReadFile(ctx context.Context, id, path string) ([]byte, error)
 
 	// CopyFiles writes files and directories into a container (created or running) below dir,
 	// with the owner and mode each entry names. A directory entry whose path is "." (or a path

@@ -322,3 +322,8 @@ func (f *fakeAPI) CopyToContainer(_ context.Context, id, dst string, content io.
 	_, err := io.Copy(io.Discard, content)
 	return err
 }
+
+func (f *fakeAPI) CopyFromContainer(_ context.Context, id, src string) (io.ReadCloser, container.PathStat, error) {
+	f.record("copy from %s %s", id, src)
+	return nil, container.PathStat{}, errUnexpected
+}

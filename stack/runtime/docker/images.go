@@ -210,6 +210,31 @@ func (d *Docker) CopyFiles(ctx context.Context, id, dir string, files []runtime.
 	return nil
 }
 
+// maxReadFile bounds ReadFile: it reads llmmon's own small marker files.
+const maxReadFile = 1 << 20
+
+// ReadFile implements runtime.Runtime.
+func (d *Docker) ReadFile(ctx context.Context, id, path string) ([]byte, error) {
+	rc, _, err := d.api.CopyFromContainer(ctx, id, path)
+	if err != nil {
+		return nil, d.wrap(err, "read %s:%s", short(id), path)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	h, err := tr.Next()
+	if err != nil {
+		return nil, fmt.Errorf("read %s:%s: %w", short(id), path, err)
+	}
+	if h.Typeflag != tar.TypeReg {
+		return nil, fmt.Errorf("read %s:%s: not a regular file: %w", short(id), path, runtime.ErrNotFound)
+	}
+	b, err := io.ReadAll(io.LimitReader(tr, maxReadFile))
+	if err != nil {
+		return nil, fmt.Errorf("read %s:%s: %w", short(id), path, err)
+	}
+	return b, nil
+}
+
 // RemoveImage removes the image ref; an image a container still uses (a conflict) or one that
 // is already gone is left alone without an error.
 func (d *Docker) RemoveImage(ctx context.Context, ref string) error {

@@ -99,6 +99,15 @@ func (d *Docker) EnsureVolume(ctx context.Context, name string, labels map[strin
 	return checkOwned("volume", name, v.Labels, project)
 }
 
+// InspectVolume implements runtime.Runtime.
+func (d *Docker) InspectVolume(ctx context.Context, name string) (runtime.Volume, error) {
+	v, err := d.api.VolumeInspect(ctx, name)
+	if err != nil {
+		return runtime.Volume{}, d.wrap(err, "inspect volume %s", name)
+	}
+	return runtime.Volume{Name: v.Name, Labels: v.Labels}, nil
+}
+
 // ListVolumes returns the volumes carrying LabelProject=project, sorted by name.
 func (d *Docker) ListVolumes(ctx context.Context, project string) ([]runtime.Volume, error) {
 	resp, err := d.api.VolumeList(ctx, volume.ListOptions{Filters: projectFilter(project)})

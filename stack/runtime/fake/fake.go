@@ -51,11 +51,13 @@ const (
 	MethodBuildImage       = "BuildImage"
 	MethodRemoveImage      = "RemoveImage"
 	MethodCopyFiles        = "CopyFiles"
+	MethodReadFile         = "ReadFile"
+	MethodInspectVolume    = "InspectVolume"
 	MethodClose            = "Close"
 )
 
 // readOnly lists the call prefixes that Actions leaves out.
-var readOnly = []string{"ping", "list containers ", "inspect ", "logs ", "list volumes ", "image present "}
+var readOnly = []string{"ping", "list containers ", "inspect ", "logs ", "list volumes ", "image present ", "read ", "inspect volume "}
 
 // Container is the fake's record of one container.
 type Container struct {
@@ -791,6 +793,20 @@ func (r *Runtime) EnsureVolume(ctx context.Context, name string, labels map[stri
 	return nil
 }
 
+// InspectVolume returns a volume by name, whoever created it.
+func (r *Runtime) InspectVolume(ctx context.Context, name string) (runtime.Volume, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodInspectVolume, "inspect volume "+name); err != nil {
+		return runtime.Volume{}, err
+	}
+	v := r.volumes[name]
+	if v == nil {
+		return runtime.Volume{}, fmt.Errorf("inspect volume %s: %w", name, runtime.ErrNotFound)
+	}
+	return runtime.Volume{Name: v.Name, Labels: maps.Clone(v.Labels)}, ctx.Err()
+}
+
 // ListVolumes returns the volumes carrying LabelProject=project, sorted by name.
 func (r *Runtime) ListVolumes(ctx context.Context, project string) ([]runtime.Volume, error) {
 	r.mu.Lock()
@@ -937,6 +953,24 @@ func (r *Runtime) CopyFiles(ctx context.Context, id, dir string, files []runtime
 		r.copied[id][strings.TrimSuffix(dir, "/")+"/"+f.Path] = f
 	}
 	return nil
+}
+
+// ReadFile returns a regular file CopyFiles wrote into the container.
+func (r *Runtime) ReadFile(ctx context.Context, id, path string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.find(id)
+	if err := r.begin(MethodReadFile, "read "+r.nameOf(id)+":"+path); err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("read %s:%s: %w", id, path, runtime.ErrNotFound)
+	}
+	f, ok := r.copied[c.ID][path]
+	if !ok || f.Dir {
+		return nil, fmt.Errorf("read %s:%s: %w", id, path, runtime.ErrNotFound)
+	}
+	return slices.Clone(f.Data), ctx.Err()
 }
 
 // Copied returns what CopyFiles wrote into a container, by absolute path.
