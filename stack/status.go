@@ -235,6 +235,9 @@ func (e *Engine) Down(ctx context.Context, s *spec.Spec, o DownOptions) ([]strin
 			return removed, err
 		}
 		for _, v := range vs {
+			if v.Labels[runtime.LabelManaged] != "true" {
+				continue // carries the stack's label but llmmon did not make it
+			}
 			if err := e.rt.RemoveVolume(ctx, v.Name); err != nil {
 				return removed, err
 			}
