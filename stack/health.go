@@ -151,7 +151,7 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, 
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, time.Second)
+		delay = min(delay*2, 250*time.Millisecond)
 	}
 	var msgs []string
 	for _, d := range want {
