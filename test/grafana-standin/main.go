@@ -69,8 +69,8 @@ type config struct {
 	user, password string
 	provDir        string
 	dataDir        string
-	anonymous      bool   // GF_AUTH_ANONYMOUS_ENABLED
-	anonymousRole  string // GF_AUTH_ANONYMOUS_ORG_ROLE: Viewer, Editor or Admin
+	anonymous      bool          // GF_AUTH_ANONYMOUS_ENABLED
+	anonymousRole  string        // GF_AUTH_ANONYMOUS_ORG_ROLE: Viewer, Editor or Admin
 	rescan         time.Duration // 0: use each provider's updateIntervalSeconds
 }
 
