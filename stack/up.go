@@ -393,7 +393,11 @@ func (e *Engine) converge(ctx context.Context, s *spec.Spec, d desired, cur []ru
 			}
 			action = "reload"
 			if d.c.Reload == "" && c.Running {
-				// Grafana reads its datasource only at start: restart it (data stays in its volume).
+				// Grafana re-reads its provisioning files through its admin API (a stopgap until
+				// up's Plan does copy-and-reload); if that fails, restart it (data stays in its volume).
+				if pw, _, err := grafanaPassword(s); d.c.Name == "grafana" && err == nil && e.grafanaReload(ctx, s, pw, "datasources", "dashboards") == nil {
+					return action, nil
+				}
 				if err := e.rt.RemoveContainer(ctx, c.ID); err != nil {
 					return "", err
 				}
