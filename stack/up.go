@@ -109,7 +109,7 @@ func GrafanaPassword(s *spec.Spec) (string, string, error) { return grafanaPassw
 
 func (e *Engine) plan(s *spec.Spec, r *Rendered, grafanaPW string) []desired {
 	var out []desired
-	for _, c := range render.Components(s, render.Options{GPU: r.GPU, RelayImage: e.relayImage()}) {
+	for _, c := range render.Components(s, render.Options{GPU: r.GPU, RelayImage: e.relayImage(s)}) {
 		uid, gid := splitUser(c.User)
 		cs := runtime.ContainerSpec{
 			Name:        containerName(s, c.Name),
@@ -325,9 +325,9 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 			return nil, err
 		}
 		if d.c.Name == "relay" && len(cur) > 0 && cur[0].Image != d.c.Image && strings.HasPrefix(cur[0].Image, RelayImageRepo+":") {
-			// The relay image of the llmmon this one replaced is of no more use.
-			if err := e.rt.RemoveImage(ctx, cur[0].Image); err != nil {
-				e.log.Debug("cannot remove the previous relay image", "image", cur[0].Image, "error", err)
+			// The relay images of the llmmon binaries this one replaced are of no more use.
+			if err := e.removeStaleRelayImages(ctx, d.c.Image); err != nil {
+				e.log.Debug("cannot remove the previous relay images", "error", err)
 			}
 		}
 		res.ComponentActions[d.c.Name] = action
