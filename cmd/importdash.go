@@ -3,10 +3,12 @@ package cmd
 import (
 	"fmt"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/dashimport"
 )
 
 func newImportDashboardCmd(a *app) *cobra.Command {
@@ -14,15 +16,17 @@ func newImportDashboardCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "import-dashboard SOURCE",
 		Short: "Import a Grafana dashboard (file, URL or grafana.com ID) bound to llmmon's datasource",
-		Long: `import-dashboard takes a dashboard JSON file, a URL, or a grafana.com dashboard ID with an
-optional revision (12239 or 12239@3). It resolves the dashboard's __inputs and every ${DS_...}
-placeholder to llmmon's own datasource itself, so the result also works from file provisioning,
-gives it a stable uid, keeps it in the data directory so it survives restarts and up, and, when
-the stack runs, pushes it into Grafana at once. It reports the panels whose queries use metrics
-that no current target exposes.`,
+		Long: fmt.Sprintf(`import-dashboard takes a dashboard JSON file, a URL, or a grafana.com dashboard ID with an
+optional revision (12239 or 12239@3), of at most %d MiB. It resolves the dashboard's __inputs
+and every ${DS_...} placeholder to llmmon's own datasource itself, so the result works from file
+provisioning, gives it a stable uid and keeps it in the data directory, from which every up
+provisions it. When the stack runs, it copies the file into Grafana and has Grafana reload its
+provisioning, so the dashboard appears at once, without a Grafana restart. It reports the panels
+whose queries use metrics that no current target exposes. Imported dashboards go to Grafana's
+folder "Imported"; llmmon remove-dashboard removes one.`, dashimport.MaxSize>>20),
 		Example: `  llmmon import-dashboard ./vllm-grafana.json
   llmmon import-dashboard 12239            # NVIDIA DCGM dashboard from grafana.com
-  llmmon import-dashboard https://example.com/dash.json --folder Team`,
+  llmmon import-dashboard https://example.com/dash.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("import-dashboard takes one SOURCE: a JSON file, a URL or a grafana.com ID")}
@@ -35,16 +39,19 @@ that no current target exposes.`,
 				return err
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
-				res, err := e.ImportDashboard(cmd.Context(), s, args[0], stack.ImportOptions{Folder: folder})
+				res, err := e.ImportDashboard(cmd.Context(), s, args[0], stack.ImportOptions{})
 				if err != nil {
 					return err
 				}
 				w := a.streams.ErrOut
 				fmt.Fprintf(w, "Imported %q (uid %s) from %s: %d datasource reference(s) bound to llmmon's datasource.\n", res.Title, res.UID, res.Origin, res.Replaced)
 				fmt.Fprintf(w, "Kept in %s; `llmmon up` keeps it provisioned.\n", res.File)
-				if res.Pushed {
-					fmt.Fprintln(w, "Pushed to the running Grafana.")
-				} else {
+				switch {
+				case res.Loaded:
+					fmt.Fprintln(w, "Loaded into the running Grafana (provisioned from its file, folder \"Imported\").")
+				case res.Running:
+					fmt.Fprintf(w, "Copied into the running Grafana: %s.\n", res.Note)
+				default:
 					fmt.Fprintln(w, "The stack is not running: Grafana gets it at the next `llmmon up`.")
 				}
 				for _, p := range res.ParseErrors {
@@ -61,5 +68,103 @@ that no current target exposes.`,
 		},
 	}
 	c.Flags().StringVar(&folder, "folder", "Imported", "Grafana folder title")
+	_ = c.Flags().MarkDeprecated("folder", "imported dashboards are provisioned from files, into the folder \"Imported\"")
 	return c
+}
+
+func newRemoveDashboardCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-dashboard UID|TITLE|FILE",
+		Short: "Remove an imported dashboard from the data directory and from the running Grafana",
+		Long: `remove-dashboard removes a dashboard added with import-dashboard, named by its uid, its title or
+its file in DATA_DIR/dashboards/imported (llmmon dashboards lists them): the file is deleted from
+the data directory and from the running Grafana, which reloads its provisioning and drops the
+dashboard, without a restart. llmmon's own dashboards cannot be removed.`,
+		Example: `  llmmon dashboards
+  llmmon remove-dashboard vllm-grafana
+  llmmon remove-dashboard "NVIDIA DCGM Exporter Dashboard"`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
+				return usageError{fmt.Errorf("remove-dashboard takes one imported dashboard: its uid, title or file (llmmon dashboards lists them)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				res, err := e.RemoveDashboard(cmd.Context(), s, args[0])
+				if err != nil {
+					return err
+				}
+				w := a.streams.ErrOut
+				fmt.Fprintf(w, "Removed %q (uid %s): %s deleted.\n", res.Title, res.UID, res.File)
+				switch {
+				case res.Removed:
+					fmt.Fprintln(w, "Removed from the running Grafana (no restart).")
+				case res.Note != "":
+					fmt.Fprintf(w, "Grafana: %s.\n", res.Note)
+				case res.Running:
+					fmt.Fprintln(w, "Deleted from the running Grafana's files.")
+				default:
+					fmt.Fprintln(w, "The stack is not running: Grafana no longer gets it at the next `llmmon up`.")
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func newDashboardsCmd(a *app) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "dashboards",
+		Short: "List the imported dashboards (uid, title, file, size)",
+		Example: `  llmmon dashboards
+  llmmon dashboards -o json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: use table or json", output)}
+			}
+			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			list, err := a.engine().Dashboards(s)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				if list == nil {
+					list = []stack.ImportedDashboard{}
+				}
+				return writeJSON(a.streams.Out, list)
+			}
+			if len(list) == 0 {
+				fmt.Fprintln(a.streams.ErrOut, "No dashboard is imported; llmmon import-dashboard adds one.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "UID\tTITLE\tFILE\tSIZE")
+			for _, d := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dash(d.UID), dash(d.Title), d.File, size(d.Size))
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return c
+}
+
+// size writes a byte count for people: 812 B, 36 KiB, 1.2 MiB.
+func size(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%d KiB", (n+1<<9)>>10)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }

@@ -3,9 +3,11 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -23,42 +25,61 @@ func ImportedDir(s *spec.Spec) string {
 	return filepath.Join(s.DataDir, "dashboards", render.ImportedDir)
 }
 
-// importedFiles returns the imported dashboards as bundle-relative files for Grafana.
+// importedFiles returns the imported dashboards as bundle-relative files for Grafana: the bytes
+// of DATA_DIR/dashboards/imported/*.json, which are the bytes import-dashboard copied into the
+// running Grafana, so that `up` finds nothing changed after an import.
 func importedFiles(s *spec.Spec) map[string][]byte {
 	out := map[string][]byte{}
 	paths, _ := filepath.Glob(filepath.Join(ImportedDir(s), "*.json"))
 	sort.Strings(paths)
 	for _, p := range paths {
 		if b, err := os.ReadFile(p); err == nil {
-			out["dashboards/"+render.ImportedDir+"/"+filepath.Base(p)] = b
+			out[importedBundlePath(filepath.Base(p))] = b
 		}
 	}
 	return out
 }
 
-// ImportOptions control ImportDashboard.
-type ImportOptions struct {
-	// Folder is the Grafana folder title (default "Imported").
-	Folder string
+// importedBundlePath is an imported file's path below Grafana's configuration folder.
+func importedBundlePath(name string) string { return "dashboards/" + render.ImportedDir + "/" + name }
+
+// importedContainerPath is an imported file's absolute path in the Grafana container.
+func importedContainerPath(name string) string {
+	return path.Join(render.GrafanaDashDir, render.ImportedDir, name)
 }
+
+// grafanaUID and grafanaGID are the owner Grafana's files are copied with (Grafana runs as 472:0).
+const grafanaUID, grafanaGID = 472, 0
+
+// ImportOptions control ImportDashboard.
+type ImportOptions struct{}
 
 // ImportResult says what ImportDashboard did.
 type ImportResult struct {
 	UID, Title, File string
 	Replaced         int
-	Pushed           bool // sent to the running Grafana through its API
-	Missing          []dashimport.PanelMetrics
-	ParseErrors      []string
-	Origin           string
+	// Running: a running Grafana got the file. Loaded: it serves the dashboard now (after a
+	// provisioning reload); when Running but not Loaded, Note says when it will.
+	Running, Loaded bool
+	Note            string
+	Missing         []dashimport.PanelMetrics
+	ParseErrors     []string
+	Origin          string
 }
 
-// ImportDashboard fetches a dashboard (file, URL or grafana.com ID), binds every datasource
-// reference to llmmon's datasource, gives it a stable uid, keeps it in the data directory (so it
-// survives restarts and `up`) and, when the stack runs, copies it into Grafana and pushes it
-// through Grafana's HTTP API at once. It reports the panels whose metrics no target exposes.
-func (e *Engine) ImportDashboard(ctx context.Context, s *spec.Spec, source string, o ImportOptions) (*ImportResult, error) {
+// ImportDashboard fetches a dashboard (file, URL or grafana.com ID; at most dashimport.MaxSize
+// bytes), binds every datasource reference to llmmon's datasource, gives it a stable uid and
+// keeps it in DATA_DIR/dashboards/imported, from which every `up` provisions it. When the stack
+// runs, it copies the file into Grafana's provisioning folder and has Grafana reload its
+// dashboard provisioning, so the dashboard appears at once without a Grafana restart. The file
+// is the only path: it is not also pushed through Grafana's dashboard API, which would give
+// Grafana two sources for one uid. It reports the panels whose metrics no target exposes.
+func (e *Engine) ImportDashboard(ctx context.Context, s *spec.Spec, source string, _ ImportOptions) (*ImportResult, error) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	data, origin, err := dashimport.Fetch(ctx, client, source)
+	if errors.Is(err, dashimport.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", spec.ErrInvalid, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -67,57 +88,255 @@ func (e *Engine) ImportDashboard(ctx context.Context, s *spec.Spec, source strin
 		return nil, err
 	}
 	res := &ImportResult{UID: r.UID, Title: r.Title, Replaced: r.Replaced, ParseErrors: r.ParseErrors, Origin: origin}
+	builtin, err := e.builtinDashboards(s)
+	if err != nil {
+		return nil, err
+	}
+	if title, ok := builtin[r.UID]; ok {
+		return nil, fmt.Errorf("%w: the dashboard's uid %s is the uid of llmmon's own dashboard %q; set another \"uid\" in the JSON", spec.ErrInvalid, r.UID, title)
+	}
 	dir := ImportedDir(s)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	res.File = filepath.Join(dir, r.UID+".json")
+	name := r.UID + ".json"
+	res.File = filepath.Join(dir, name)
 	if old, err := os.ReadFile(res.File); err == nil {
 		var d struct {
 			Title string `json:"title"`
 		}
 		if json.Unmarshal(old, &d) == nil && d.Title != r.Title {
-			return nil, fmt.Errorf("%w: the imported dashboard %q already uses uid %s; remove %s first, or set another uid in the JSON", spec.ErrInvalid, d.Title, r.UID, res.File)
+			return nil, fmt.Errorf("%w: the imported dashboard %q already uses uid %s; remove it first (llmmon remove-dashboard %s), or set another uid in the JSON", spec.ErrInvalid, d.Title, r.UID, r.UID)
 		}
 	}
 	if err := render.WriteFileAtomic(res.File, r.Dashboard, 0o644); err != nil {
 		return nil, err
 	}
-	if e.rt == nil {
-		return res, nil
+	g, pw, err := e.runningGrafana(ctx, s)
+	if err != nil || g == nil {
+		return res, err
 	}
-	if _, err := e.rt.Ping(ctx); err != nil {
-		return res, nil
+	res.Running = true
+	entry := runtime.FileEntry{Path: strings.TrimPrefix(importedContainerPath(name), "/"), Data: r.Dashboard, Mode: 0o644, UID: grafanaUID, GID: grafanaGID}
+	if err := e.rt.CopyFiles(ctx, g.ID, "/", []runtime.FileEntry{entry}); err != nil {
+		return nil, fmt.Errorf("the dashboard is saved in %s, but copying it into Grafana failed (the next `llmmon up` copies it): %w", res.File, err)
 	}
-	cs, err := e.rt.ListContainers(ctx, s.Name)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cs {
-		if c.Labels[runtime.LabelComponent] != "grafana" || !c.Running {
-			continue
-		}
-		uid, gid := 472, 0
-		if err := e.rt.CopyFiles(ctx, c.ID, "/", []runtime.FileEntry{{Path: strings.TrimPrefix(render.GrafanaDashDir, "/") + "/" + render.ImportedDir + "/" + r.UID + ".json", Data: r.Dashboard, Mode: 0o644, UID: uid, GID: gid}}); err != nil {
-			return nil, err
-		}
-		pw, _, err := grafanaPassword(s)
-		if err != nil {
-			return nil, err
-		}
-		folder := o.Folder
-		if folder == "" {
-			folder = "Imported"
-		}
-		if err := dashimport.Push(ctx, e.http, render.GrafanaURL(s), s.Grafana.AdminUser, pw, r, "llmmon-imported", folder); err != nil {
-			return nil, fmt.Errorf("the dashboard is saved in %s, but Grafana refused it: %w", res.File, err)
-		}
-		res.Pushed = true
+	if res.Loaded, res.Note, err = e.reloadDashboards(ctx, s, pw, r.UID, true); err != nil {
+		return nil, fmt.Errorf("the dashboard is saved in %s and copied into Grafana, but %w", res.File, err)
 	}
 	if have, err := e.metricNames(ctx, s); err == nil {
 		res.Missing = dashimport.MissingMetrics(r, have)
 	}
 	return res, nil
+}
+
+// runningGrafana returns the stack's running Grafana container and the admin password, or nil
+// when Docker does not answer or Grafana does not run.
+func (e *Engine) runningGrafana(ctx context.Context, s *spec.Spec) (*runtime.Container, string, error) {
+	if e.rt == nil {
+		return nil, "", nil
+	}
+	if _, err := e.rt.Ping(ctx); err != nil {
+		return nil, "", nil
+	}
+	cs, err := e.rt.ListContainers(ctx, s.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, c := range cs {
+		if c.Labels[runtime.LabelComponent] == "grafana" && c.Running {
+			pw, _, err := grafanaPassword(s)
+			if err != nil {
+				return nil, "", err
+			}
+			return &c, pw, nil
+		}
+	}
+	return nil, "", nil
+}
+
+// reloadDashboards has Grafana reload its dashboard provisioning and checks that it serves
+// (want) or no longer serves (!want) the dashboard uid. A Grafana without the reload API picks
+// the change up by itself within its providers' interval: ok is false and note says so.
+func (e *Engine) reloadDashboards(ctx context.Context, s *spec.Spec, pw, uid string, want bool) (ok bool, note string, err error) {
+	if err := e.grafanaReload(ctx, s, pw, "dashboards"); errors.Is(err, ErrNoProvisioningReload) {
+		return false, "this Grafana has no provisioning reload API; it reads the change by itself within 10 s", nil
+	} else if err != nil {
+		return false, "", err
+	}
+	has, err := e.grafanaDashboard(ctx, s, pw, uid)
+	if err != nil {
+		return false, "", err
+	}
+	if has != want {
+		if want {
+			return false, "", fmt.Errorf("grafana did not load it after a reload; `llmmon logs grafana` says why")
+		}
+		return false, "", fmt.Errorf("grafana still serves it after a reload; `llmmon logs grafana` says why")
+	}
+	return true, "", nil
+}
+
+// builtinDashboards returns llmmon's own dashboards, uid -> title.
+func (e *Engine) builtinDashboards(s *spec.Spec) (map[string]string, error) {
+	b, err := render.Render(s, e.assets, render.Options{GPU: true})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for p, f := range b.Under("grafana/dashboards/" + render.DashboardFolder + "/") {
+		if !strings.HasSuffix(p, ".json") {
+			continue
+		}
+		var d struct{ UID, Title string }
+		if json.Unmarshal(f.Data, &d) == nil && d.UID != "" {
+			out[d.UID] = d.Title
+		}
+	}
+	return out, nil
+}
+
+// ImportedDashboard is one dashboard kept in DATA_DIR/dashboards/imported.
+type ImportedDashboard struct {
+	UID   string `json:"uid"`
+	Title string `json:"title"`
+	File  string `json:"file"`
+	Size  int64  `json:"size"`
+}
+
+// Dashboards lists the imported dashboards, sorted by title then uid. A file that is not a
+// dashboard is listed with an empty uid and title.
+func (e *Engine) Dashboards(s *spec.Spec) ([]ImportedDashboard, error) {
+	paths, err := filepath.Glob(filepath.Join(ImportedDir(s), "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []ImportedDashboard
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		d := ImportedDashboard{File: p, Size: st.Size()}
+		if b, err := os.ReadFile(p); err == nil {
+			var m struct{ UID, Title string }
+			if json.Unmarshal(b, &m) == nil {
+				d.UID, d.Title = m.UID, m.Title
+			}
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Title != out[j].Title {
+			return out[i].Title < out[j].Title
+		}
+		return out[i].UID < out[j].UID
+	})
+	return out, nil
+}
+
+// RemoveResult says what RemoveDashboard did.
+type RemoveResult struct {
+	ImportedDashboard
+	// Running: the running Grafana's copy was deleted; Removed: Grafana no longer serves the
+	// dashboard. When Running but not Removed, Note says when it will stop.
+	Running, Removed bool
+	Note             string
+}
+
+// RemoveDashboard removes an imported dashboard, named by its uid, its title or its file (the
+// base name, with or without .json, or the path), from DATA_DIR and, when the stack runs, from
+// Grafana: its file is deleted in the container and Grafana reloads its dashboard provisioning
+// (the imported dashboards' provider has disableDeletion: false, so a dashboard whose file is
+// gone is deleted). An unknown name, or one of llmmon's own dashboards, is spec.ErrInvalid with
+// the list of imported dashboards.
+func (e *Engine) RemoveDashboard(ctx context.Context, s *spec.Spec, name string) (*RemoveResult, error) {
+	list, err := e.Dashboards(s)
+	if err != nil {
+		return nil, err
+	}
+	d, err := pickDashboard(list, name)
+	if err != nil {
+		if builtin, berr := e.builtinDashboards(s); berr == nil {
+			for uid, title := range builtin {
+				if name == uid || name == title {
+					return nil, fmt.Errorf("%w: %q is one of llmmon's own dashboards, which come with llmmon and cannot be removed; %s", spec.ErrInvalid, name, importedList(list))
+				}
+			}
+		}
+		return nil, err
+	}
+	res := &RemoveResult{ImportedDashboard: d}
+	if err := os.Remove(d.File); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove %s: %w", d.File, err)
+	}
+	g, pw, err := e.runningGrafana(ctx, s)
+	if err != nil || g == nil {
+		return res, err
+	}
+	if err := e.rt.RemoveFiles(ctx, g.ID, []string{importedContainerPath(filepath.Base(d.File))}); errors.Is(err, runtime.ErrNoRemove) {
+		res.Note = "the Grafana image has no rm command, so its copy stays until Grafana is recreated (llmmon down && llmmon up)"
+		return res, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("%s is removed from %s, but deleting Grafana's copy failed (llmmon down && llmmon up removes it): %w", d.Title, ImportedDir(s), err)
+	}
+	res.Running = true
+	if d.UID == "" {
+		return res, nil
+	}
+	if res.Removed, res.Note, err = e.reloadDashboards(ctx, s, pw, d.UID, false); err != nil {
+		return nil, fmt.Errorf("%s is removed from %s and from Grafana's files, but %w", d.Title, ImportedDir(s), err)
+	}
+	return res, nil
+}
+
+// pickDashboard finds name among the imported dashboards: a uid, a file (base name with or
+// without .json, or the path) or a title, in that order of precedence.
+func pickDashboard(list []ImportedDashboard, name string) (ImportedDashboard, error) {
+	match := func(f func(ImportedDashboard) bool) []ImportedDashboard {
+		var out []ImportedDashboard
+		for _, d := range list {
+			if f(d) {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	abs, _ := filepath.Abs(name)
+	for _, f := range []func(ImportedDashboard) bool{
+		func(d ImportedDashboard) bool { return d.UID != "" && d.UID == name },
+		func(d ImportedDashboard) bool {
+			base := filepath.Base(d.File)
+			return name == base || name+".json" == base || abs == d.File
+		},
+		func(d ImportedDashboard) bool { return d.Title != "" && d.Title == name },
+	} {
+		switch m := match(f); len(m) {
+		case 0:
+			continue
+		case 1:
+			return m[0], nil
+		default:
+			uids := make([]string, len(m))
+			for i, d := range m {
+				uids[i] = d.UID
+			}
+			return ImportedDashboard{}, fmt.Errorf("%w: %d imported dashboards are called %q (uids %s); name one by its uid", spec.ErrInvalid, len(m), name, strings.Join(uids, ", "))
+		}
+	}
+	return ImportedDashboard{}, fmt.Errorf("%w: no imported dashboard has the uid, title or file %q; %s", spec.ErrInvalid, name, importedList(list))
+}
+
+// importedList names the imported dashboards for an error message.
+func importedList(list []ImportedDashboard) string {
+	if len(list) == 0 {
+		return "no dashboard is imported (llmmon import-dashboard adds one)"
+	}
+	lines := make([]string, len(list))
+	for i, d := range list {
+		lines[i] = fmt.Sprintf("  %s  %q  (%s)", d.UID, d.Title, filepath.Base(d.File))
+	}
+	return "the imported dashboards are (llmmon dashboards lists them):\n" + strings.Join(lines, "\n")
 }
 
 // metricNames returns the metric names the running Prometheus has.

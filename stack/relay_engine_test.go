@@ -62,12 +62,25 @@ func TestUpBuildsTheRelayImageFromTheBinary(t *testing.T) {
 		}
 	}
 
-	// A new llmmon binary: a new image, the relay recreated, the old image removed.
+	// The same binary touched: the same image, nothing recreated.
 	later := time.Now().Add(time.Hour)
 	if err := os.Chtimes(bin, later, later); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.Up(t.Context(), s, stack.UpOptions{})
+	if err != nil || res.ComponentActions["relay"] != "unchanged" {
+		t.Fatalf("relay after touching the binary: %q %v", res.ComponentActions["relay"], err)
+	}
+	// A new llmmon binary: a new image, the relay recreated, the old image removed.
+	f, err := os.OpenFile(bin, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("a new version"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	res, err = e.Up(t.Context(), s, stack.UpOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

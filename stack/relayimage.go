@@ -5,11 +5,17 @@ import (
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"sort"
 
+	"github.com/llmmon/llmmon/stack/render"
 	"github.com/llmmon/llmmon/stack/runtime"
+	"github.com/llmmon/llmmon/stack/spec"
 )
 
 // RelayImageRepo is the repository of the relay image llmmon builds from its own binary.
@@ -31,25 +37,118 @@ func (e *Engine) selfBinary() (string, error) {
 	return p, nil
 }
 
-// relayImage is the relay image's tag: it changes whenever the llmmon binary does, so an
-// upgraded llmmon rebuilds and recreates its relay.
-func (e *Engine) relayImage() string {
+// relayImage is the relay image's tag for the spec: a hash of the image's build context (the
+// llmmon binary, the host's CA bundle, the Dockerfile), so it changes exactly when the image
+// would. It is "" when the spec has no relay. Hashing a 60 MB binary takes about 75 ms, half a
+// no-op up, so the binary's hash is cached in DATA_DIR, keyed by its path, size, modification
+// time and inode.
+func (e *Engine) relayImage(s *spec.Spec) string {
+	if !render.NeedsRelay(s) {
+		return ""
+	}
 	p, err := e.selfBinary()
 	if err != nil {
 		return RelayImageRepo + ":unknown"
 	}
-	st, err := os.Stat(p)
+	sum, err := cachedFileHash(filepath.Join(s.DataDir, relayHashCache), p)
 	if err != nil {
 		return RelayImageRepo + ":unknown"
 	}
-	h := sha256.Sum256(fmt.Appendf(nil, "%s %d %d", e.version, st.Size(), st.ModTime().UnixNano()))
-	return RelayImageRepo + ":" + hex.EncodeToString(h[:])[:12]
+	files := relayFiles(nil)
+	return relayTag(sum, files)
+}
+
+// relayHashCache is the file below DATA_DIR that caches the llmmon binary's hash.
+const relayHashCache = "relay-image-hash.json"
+
+// relayFiles returns the relay image's build context but the binary: the host's CA bundle
+// (when it has one) and the Dockerfile. bin, when not nil, is added as "llmmon".
+func relayFiles(bin []byte) map[string][]byte {
+	files := map[string][]byte{}
+	dockerfile := "FROM scratch\nCOPY llmmon /llmmon\n"
+	for _, ca := range caBundles {
+		if b, err := os.ReadFile(ca); err == nil {
+			files["ca-certificates.crt"] = b
+			dockerfile += "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"
+			break
+		}
+	}
+	dockerfile += "USER 65534:65534\nENTRYPOINT [\"/llmmon\"]\nCMD [\"relay\"]\n"
+	files["Dockerfile"] = []byte(dockerfile)
+	if bin != nil {
+		files["llmmon"] = bin
+	}
+	return files
+}
+
+// relayTag hashes a build context: the binary's sha256 (binSum, hex) and the other files,
+// each named, in name order.
+func relayTag(binSum string, files map[string][]byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "llmmon sha256:%s\n", binSum)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		if n != "llmmon" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "%s %d\n", n, len(files[n]))
+		h.Write(files[n])
+	}
+	return RelayImageRepo + ":" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// fileKey identifies one version of a file without reading it.
+type fileKey struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	MTimeNS int64  `json:"mtime_ns"`
+	Inode   uint64 `json:"inode"`
+}
+
+type hashCache struct {
+	fileKey
+	SHA256 string `json:"sha256"`
+}
+
+// cachedFileHash returns the hex sha256 of the file at path, from cache when the cache holds
+// the hash of the same path, size, modification time and inode, and updates cache otherwise
+// (failing to write it is not an error: the hash is then computed again next time).
+func cachedFileHash(cache, path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	key := fileKey{Path: path, Size: st.Size(), MTimeNS: st.ModTime().UnixNano(), Inode: inode(st)}
+	var c hashCache
+	if b, err := os.ReadFile(cache); err == nil && json.Unmarshal(b, &c) == nil && c.fileKey == key && len(c.SHA256) == 64 {
+		return c.SHA256, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	c = hashCache{fileKey: key, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if b, err := json.Marshal(c); err == nil {
+		if _, err := os.Stat(filepath.Dir(cache)); err == nil {
+			_ = render.WriteFileAtomic(cache, b, 0o600)
+		}
+	}
+	return c.SHA256, nil
 }
 
 // ErrDynamicBinary is returned when llmmon was built with cgo and cannot run FROM scratch.
 var ErrDynamicBinary = errors.New("llmmon is dynamically linked")
 
-// buildRelayImage builds tag FROM scratch with the llmmon binary and the host's CA bundle.
+// buildRelayImage builds tag FROM scratch with the llmmon binary and the host's CA bundle. The
+// tag must be the hash of what it reads (relayImage), or the binary changed meanwhile.
 func (e *Engine) buildRelayImage(ctx context.Context, tag string) error {
 	p, err := e.selfBinary()
 	if err != nil {
@@ -62,22 +161,42 @@ func (e *Engine) buildRelayImage(ctx context.Context, tag string) error {
 	if err != nil {
 		return fmt.Errorf("read %s for the relay image: %w", p, err)
 	}
-	files := map[string][]byte{"llmmon": bin}
-	dockerfile := "FROM scratch\nCOPY llmmon /llmmon\n"
-	for _, ca := range caBundles {
-		if b, err := os.ReadFile(ca); err == nil {
-			files["ca-certificates.crt"] = b
-			dockerfile += "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"
-			break
-		}
+	files := relayFiles(bin)
+	sum := sha256.Sum256(bin)
+	if got := relayTag(hex.EncodeToString(sum[:]), files); got != tag {
+		return fmt.Errorf("%s changed while llmmon ran (its content is %s, not %s); run llmmon up again", p, got, tag)
 	}
-	dockerfile += "USER 65534:65534\nENTRYPOINT [\"/llmmon\"]\nCMD [\"relay\"]\n"
-	files["Dockerfile"] = []byte(dockerfile)
 	labels := map[string]string{runtime.LabelManaged: "true", runtime.LabelComponent: "relay", runtime.LabelVersion: e.version}
 	if err := e.rt.BuildImage(ctx, tag, files, labels); err != nil {
 		return fmt.Errorf("build the relay image: %w", err)
 	}
 	return nil
+}
+
+// relayImageLabels select the relay images llmmon built.
+var relayImageLabels = map[string]string{runtime.LabelManaged: "true", runtime.LabelComponent: "relay"}
+
+// removeStaleRelayImages removes every relay image llmmon built (repository RelayImageRepo,
+// labels relayImageLabels) but keep: the images of the binaries an upgrade replaced. An image a
+// container still uses, of this stack or any other on the host, is kept by RemoveImage. The
+// images that could not be removed are returned as one error; nothing depends on their removal.
+func (e *Engine) removeStaleRelayImages(ctx context.Context, keep string) error {
+	images, err := e.rt.ListImages(ctx, RelayImageRepo, relayImageLabels)
+	if err != nil {
+		return fmt.Errorf("list the old relay images: %w", err)
+	}
+	var errs []error
+	for _, im := range images {
+		for _, tag := range im.Tags {
+			if tag == keep {
+				continue
+			}
+			if err := e.rt.RemoveImage(ctx, tag); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkStatic refuses a binary that needs a dynamic loader, which an image FROM scratch lacks.

@@ -118,7 +118,7 @@ const markerFile = ".llmmon-files"
 // desiredState returns every component's container as the spec wants it.
 func (e *Engine) desiredState(s *spec.Spec, r *Rendered, grafanaPW string) []Desired {
 	var out []Desired
-	for _, c := range render.Components(s, render.Options{GPU: r.GPU, RelayImage: e.relayImage()}) {
+	for _, c := range render.Components(s, render.Options{GPU: r.GPU, RelayImage: e.relayImage(s)}) {
 		cs := runtime.ContainerSpec{
 			Name:        containerName(s, c.Name),
 			Image:       c.Image,
@@ -502,7 +502,9 @@ func (e *Engine) execute(ctx context.Context, s *spec.Spec, want []Desired, step
 	for _, d := range want {
 		st, ok := steps.For(d.Component.Name)
 		if !ok {
+			mu.Lock()
 			res.ComponentActions[d.Component.Name] = "unchanged"
+			mu.Unlock()
 			continue
 		}
 		g.Go(func() error {
@@ -510,8 +512,11 @@ func (e *Engine) execute(ctx context.Context, s *spec.Spec, want []Desired, step
 			if err != nil {
 				return err
 			}
-			if d.Component.BuiltLocally && (st.Op == OpRecreate) {
-				e.removeOldImage(gctx, d, obs, st)
+			if d.Component.BuiltLocally && st.Op == OpRecreate {
+				// The relay images of the llmmon binaries this one replaced are of no more use.
+				if err := e.removeStaleRelayImages(gctx, d.Spec.Image); err != nil {
+					e.log.Debug("cannot remove the previous relay images", "error", err)
+				}
 			}
 			mu.Lock()
 			res.ComponentActions[d.Component.Name] = action
@@ -523,18 +528,6 @@ func (e *Engine) execute(ctx context.Context, s *spec.Spec, want []Desired, step
 	err := g.Wait()
 	res.Changed = len(steps) > 0
 	return err
-}
-
-// removeOldImage removes the image a recreated container of a locally built component used: the
-// relay image of the llmmon this one replaced is of no more use.
-func (e *Engine) removeOldImage(ctx context.Context, d Desired, obs Observed, st Step) {
-	for _, c := range obs.Containers {
-		if c.ID == st.Container && c.Image != d.Spec.Image && strings.HasPrefix(c.Image, RelayImageRepo+":") {
-			if err := e.rt.RemoveImage(ctx, c.Image); err != nil {
-				e.log.Debug("cannot remove the previous relay image", "image", c.Image, "error", err)
-			}
-		}
-	}
 }
 
 // run carries out one component's step and returns what was done.

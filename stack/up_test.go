@@ -182,16 +182,22 @@ func TestSecondUpWaitsOrFails(t *testing.T) {
 		t.Fatalf("second up with NoWait: %v", err)
 	}
 	var waited string
+	waiting := make(chan struct{})
 	second := make(chan error, 1)
 	go func() {
 		_, err := e.Up(t.Context(), s, stack.UpOptions{Progress: func(ev stack.Event) {
 			if ev.Action == "wait" {
 				waited = ev.Detail
+				close(waiting)
 			}
 		}})
 		second <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-waiting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second up did not say it waits")
+	}
 	close(gate)
 	if err := <-first; err != nil {
 		t.Fatal(err)

@@ -30,9 +30,35 @@ var GrafanaComURL = "https://grafana.com"
 // or timeout error); the error's message tells how to download the dashboard by hand.
 var ErrOffline = errors.New("grafana.com is unreachable")
 
-// maxSize bounds what Fetch reads; node-exporter-full, one of the largest published
-// dashboards, is under 0.5 MB.
-const maxSize = 64 << 20
+// MaxSize is the largest dashboard Fetch accepts, in bytes: 10 MiB. node-exporter-full, one
+// of the largest published dashboards, is 457 KiB; Fetch never reads more than MaxSize+1 bytes
+// of any source.
+const MaxSize = 10 << 20
+
+// ErrTooLarge is wrapped by the error of Fetch for a dashboard over MaxSize.
+var ErrTooLarge = errors.New("dashboard too large")
+
+// tooLarge says how large the source is (size, or "more than" the cap when its size is not
+// known before reading) against the cap.
+func tooLarge(what string, size int64) error {
+	if size > MaxSize {
+		return fmt.Errorf("%w: %s is %s, over the %s cap on imported dashboards (published dashboards are well under 1 MiB); is it really a dashboard?", ErrTooLarge, what, humanSize(size), humanSize(MaxSize))
+	}
+	return fmt.Errorf("%w: %s is more than %s, the cap on imported dashboards (published dashboards are well under 1 MiB); is it really a dashboard?", ErrTooLarge, what, humanSize(MaxSize))
+}
+
+// humanSize writes a byte count the way people read it: 512 B, 457 KiB, 10 MiB, 12.5 MiB.
+func humanSize(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%d KiB", (n+1<<9)>>10)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
 
 var (
 	// 12239, 12239@3, 12239:3
@@ -84,12 +110,15 @@ func readFile(path string) ([]byte, string, error) {
 		return nil, origin, fmt.Errorf("read dashboard: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxSize {
+		return nil, origin, tooLarge(path, st.Size())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, origin, fmt.Errorf("read dashboard %s: %w", path, err)
 	}
-	if len(data) > maxSize {
-		return nil, origin, fmt.Errorf("read dashboard %s: larger than %d MiB", path, maxSize>>20)
+	if len(data) > MaxSize {
+		return nil, origin, tooLarge(path, 0) // a pipe, or a file that grew
 	}
 	if !isJSON(data) {
 		return nil, origin, fmt.Errorf("%s is not JSON: it starts with %s", path, head(data))
@@ -168,12 +197,20 @@ func get(ctx context.Context, c *http.Client, u string) ([]byte, error) {
 		return nil, fmt.Errorf("fetch dashboard: %w", err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSize+1))
+	ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
+	if ok && resp.ContentLength > MaxSize {
+		return nil, tooLarge("the dashboard at "+redactURL(u), resp.ContentLength)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("fetch dashboard %s: %w", redactURL(u), err)
 	}
-	if len(data) > maxSize {
-		return nil, fmt.Errorf("fetch dashboard %s: larger than %d MiB", redactURL(u), maxSize>>20)
+	if len(data) > MaxSize {
+		if !ok {
+			data = data[:MaxSize] // an error page: only its first bytes are shown
+		} else {
+			return nil, tooLarge("the dashboard at "+redactURL(u), 0)
+		}
 	}
 	ct := resp.Header.Get("Content-Type")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

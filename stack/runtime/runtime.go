@@ -33,6 +33,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrPortInUse: a host port that a container publishes is already taken.
 	ErrPortInUse = errors.New("port already in use")
+	// ErrNoRemove: RemoveFiles found no rm command in the container's image.
+	ErrNoRemove = errors.New("the container has no rm command")
 )
 
 // Info describes the daemon.
@@ -111,6 +113,13 @@ type Volume struct {
 	Labels map[string]string
 }
 
+// Image is a local image, as ListImages sees it.
+type Image struct {
+	ID     string
+	Tags   []string // repository:tag references, sorted
+	Labels map[string]string
+}
+
 // PullEvent is one line of pull progress.
 type PullEvent struct {
 	Image   string
@@ -177,6 +186,11 @@ type Runtime interface {
 	// that is a volume's mount point) sets the ownership of that directory itself, which is how
 	// llmmon gives a fresh data volume the uid its image runs as.
 	CopyFiles(ctx context.Context, id, dir string, files []FileEntry) error
+	// RemoveFiles deletes files (absolute paths) in a running container; a file that is not
+	// there is not an error. The Docker Engine API has no call that deletes a file, so it runs
+	// `rm -f -- PATH...` in the container as root: the image must have an rm on its PATH (every
+	// image with a shell has one). An image without one gives an error wrapping ErrNoRemove.
+	RemoveFiles(ctx context.Context, id string, paths []string) error
 
 	// BuildImage builds an image tagged tag from an in-memory build context (path -> content,
 	// which must include "Dockerfile"; files are written mode 0755). Used for images llmmon makes
@@ -186,6 +200,9 @@ type Runtime interface {
 	// RemoveImage removes an image llmmon built (a relay image an upgrade replaced). An image
 	// still used by a container is kept, and that is not an error.
 	RemoveImage(ctx context.Context, ref string) error
+	// ListImages returns the local images of repository repo (the reference without its tag,
+	// e.g. "llmmon-relay") that carry every label in labels, sorted by their first tag.
+	ListImages(ctx context.Context, repo string, labels map[string]string) ([]Image, error)
 
 	io.Closer
 }

@@ -61,6 +61,8 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /api/folders", s.listFolders)
 	mux.HandleFunc("POST /api/folders", s.createFolder)
 	mux.HandleFunc("GET /api/folders/{uid}", s.getFolder)
+	mux.HandleFunc("POST /api/admin/provisioning/dashboards/reload", s.reloadDashboards)
+	mux.HandleFunc("POST /api/admin/provisioning/datasources/reload", s.reloadDatasources)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { msg(w, 404, "Not found") })
 	mux.HandleFunc("GET /{$}", s.uiStub)
 	mux.HandleFunc("GET /login", s.uiStub)
@@ -91,9 +93,18 @@ func (s *server) uiStub(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "<!doctype html><title>grafana-standin</title><p>grafana-standin: a test stand-in for Grafana's HTTP API. It has no UI.</p>\n")
 }
 
-// authorized checks basic auth against the admin user, as Grafana's basic auth does.
+// authorized checks basic auth against the admin user, as Grafana's basic auth does, and the
+// permissions of the request's role. The admin user is a Grafana server admin and may do
+// everything. A request without credentials is anonymous: 401, unless anonymous access is on
+// (GF_AUTH_ANONYMOUS_ENABLED), when it has the org role GF_AUTH_ANONYMOUS_ORG_ROLE (Viewer by
+// default): a Viewer may read (GET, and queries through the data source proxy), an Editor or
+// Admin may also write dashboards and folders, and none of them, not being a server admin, may
+// use /api/admin (403).
 func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
+	if !ok && r.Header.Get("Authorization") == "" && s.cfg.anonymous {
+		return s.permitted(w, r, s.cfg.anonymousRole)
+	}
 	if !ok {
 		msg(w, 401, "Unauthorized")
 		return false
@@ -103,6 +114,46 @@ func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// permitted applies an org role's permissions (the role is not a server admin).
+func (s *server) permitted(w http.ResponseWriter, r *http.Request, role string) bool {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/api/admin/provisioning/"):
+		writeJSON(w, 403, map[string]string{"title": "Access denied", "accessErrorId": "ACE0000000001",
+			"message": "You'll need additional permissions to perform this action. Permissions needed: provisioning:reload"})
+		return false
+	case strings.HasPrefix(r.URL.Path, "/api/admin/"):
+		msg(w, 403, "Permission denied")
+		return false
+	case r.Method == http.MethodGet || r.Method == http.MethodHead || strings.HasPrefix(r.URL.Path, "/api/datasources/proxy/"):
+		return true
+	case role == "Editor" || role == "Admin":
+		return true
+	}
+	msg(w, 403, "Permission denied")
+	return false
+}
+
+// reloadDashboards is POST /api/admin/provisioning/dashboards/reload: the dashboard providers
+// and their files are read again before it answers.
+func (s *server) reloadDashboards(w http.ResponseWriter, r *http.Request) {
+	if err := s.provisionDashboards(true); err != nil {
+		s.log.error("Failed to reload dashboards config", "error", err)
+		writeJSON(w, 500, map[string]string{"message": "Internal Server Error", "error": err.Error()})
+		return
+	}
+	msg(w, 200, "Dashboards config reloaded")
+}
+
+// reloadDatasources is POST /api/admin/provisioning/datasources/reload.
+func (s *server) reloadDatasources(w http.ResponseWriter, r *http.Request) {
+	if err := s.provisionDatasources(s.getenv); err != nil {
+		s.log.error("Failed to reload datasources config", "error", err)
+		writeJSON(w, 500, map[string]string{"message": "Internal Server Error", "error": err.Error()})
+		return
+	}
+	msg(w, 200, "Datasources config reloaded")
 }
 
 // ---------------------------------------------------------------- data sources

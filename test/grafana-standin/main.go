@@ -7,8 +7,9 @@
 // all interfaces), GF_SERVER_HTTP_PORT (3000), GF_SECURITY_ADMIN_USER (admin),
 // GF_SECURITY_ADMIN_PASSWORD (admin) or GF_SECURITY_ADMIN_PASSWORD__FILE (Grafana's __FILE
 // convention: the password is read from that file, trimmed), GF_PATHS_PROVISIONING
-// (/etc/grafana/provisioning) and GF_PATHS_DATA (/var/lib/grafana). GF_STANDIN_RESCAN_SECONDS,
-// which only the stand-in knows, overrides every dashboard provider's updateIntervalSeconds.
+// (/etc/grafana/provisioning), GF_PATHS_DATA (/var/lib/grafana), GF_AUTH_ANONYMOUS_ENABLED
+// (false) and GF_AUTH_ANONYMOUS_ORG_ROLE (Viewer). GF_STANDIN_RESCAN_SECONDS, which only the
+// stand-in knows, overrides every dashboard provider's updateIntervalSeconds.
 //
 // On start, like Grafana, it needs a writable data directory ($GF_PATHS_DATA/grafana.db holds,
 // as JSON, the folders, data sources and dashboards) and exits 1 with
@@ -16,8 +17,13 @@
 // datasources/*.yaml|yml (a bad file stops the start, as it does Grafana's) and the dashboard
 // providers of dashboards/*.yaml|yml, whose *.json files it loads, and re-reads every
 // updateIntervalSeconds (default 10). Provisioning values may use $VAR / ${VAR} (and $$).
+// Like Grafana at start and on a dashboards reload, it deletes the dashboards of providers that
+// are gone, whatever their disableDeletion; a dashboard whose file is gone is deleted when its
+// provider has disableDeletion: false, and kept but no longer provisioned when true.
 //
-// HTTP API (JSON; basic auth with the admin user on every /api route but /api/health):
+// HTTP API (JSON; basic auth with the admin user, a server admin, on every /api route but
+// /api/health; anonymous requests only when GF_AUTH_ANONYMOUS_ENABLED, with that org role, which
+// is never allowed /api/admin: 403):
 //
 //	GET  /api/health
 //	GET  /api/datasources, /api/datasources/uid/{uid}, /api/datasources/name/{name}
@@ -27,6 +33,13 @@
 //	GET  /api/dashboards/uid/{uid}, DELETE /api/dashboards/uid/{uid}
 //	POST /api/dashboards/db, POST /api/dashboards/import
 //	GET  /api/folders, POST /api/folders, GET /api/folders/{uid}
+//	POST /api/admin/provisioning/dashboards/reload       (re-reads the providers and their files
+//	                                                     before answering {"message":"Dashboards config reloaded"})
+//	POST /api/admin/provisioning/datasources/reload      ({"message":"Datasources config reloaded"})
+//
+// Run as "rm" (its image also has it as /bin/rm, since the image has no shell), it is a minimal
+// rm [-f] [--] FILE..., so that llmmon can delete a provisioned dashboard's file in it with
+// `docker exec … rm -f`, as in Grafana's own image.
 //
 // Anything else under /api answers 404 {"message":"Not found"}.
 package main
@@ -36,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -55,6 +69,8 @@ type config struct {
 	user, password string
 	provDir        string
 	dataDir        string
+	anonymous      bool          // GF_AUTH_ANONYMOUS_ENABLED
+	anonymousRole  string        // GF_AUTH_ANONYMOUS_ORG_ROLE: Viewer, Editor or Admin
 	rescan         time.Duration // 0: use each provider's updateIntervalSeconds
 }
 
@@ -72,6 +88,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 		password: def("GF_SECURITY_ADMIN_PASSWORD", "admin"),
 		provDir:  def("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
 		dataDir:  def("GF_PATHS_DATA", "/var/lib/grafana"),
+	}
+	c.anonymousRole = def("GF_AUTH_ANONYMOUS_ORG_ROLE", "Viewer")
+	if v := getenv("GF_AUTH_ANONYMOUS_ENABLED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("GF_AUTH_ANONYMOUS_ENABLED=%q: want true or false", v)
+		}
+		c.anonymous = b
+	}
+	if r := c.anonymousRole; r != "Viewer" && r != "Editor" && r != "Admin" {
+		return c, fmt.Errorf("GF_AUTH_ANONYMOUS_ORG_ROLE=%q: want Viewer, Editor or Admin", r)
 	}
 	if p, err := strconv.Atoi(c.port); err != nil || p < 0 || p > 65535 {
 		return c, fmt.Errorf("GF_SERVER_HTTP_PORT=%q is not a port", c.port)
@@ -149,16 +176,16 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		lg.error("Failed to open the database", "error", err)
 		return 1
 	}
-	s := &server{cfg: cfg, log: lg, store: st, warned: map[string]string{}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s := &server{cfg: cfg, log: lg, store: st, warned: map[string]string{}, getenv: getenv, baseCtx: ctx}
 	if err := s.provisionDatasources(getenv); err != nil {
 		lg.error("Failed to provision data sources", "error", err)
 		fmt.Fprintf(stderr, "Error: ✗ Datasource provisioning error: %v\n", err)
 		return 1
 	}
-	providers := s.readProviders(getenv)
-	for _, p := range providers {
-		s.scanProvider(p)
-	}
+	_ = s.provisionDashboards(false) // errors are logged; the good providers are used
+	defer s.stopDashboardPolling()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.addr, cfg.port))
 	if err != nil {
@@ -168,16 +195,6 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	lg.info("HTTP Server Listen", "address", ln.Addr().String(), "protocol", "http", "subUrl", "", "socket", "")
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, p := range providers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.rescanLoop(ctx, p)
-		}()
-	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -186,13 +203,43 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	_ = srv.Shutdown(sctx)
-	wg.Wait()
 	return 0
 }
 
 func main() {
+	if filepath.Base(os.Args[0]) == "rm" {
+		os.Exit(rm(os.Args[1:], os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Getenv, os.Stderr, nil)
 	stop()
 	os.Exit(code)
+}
+
+// rm is a minimal rm(1): rm [-f] [--] FILE...; with -f a missing file is not an error.
+func rm(args []string, stderr io.Writer) int {
+	force, code := false, 0
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
+		a := args[0]
+		args = args[1:]
+		if a == "--" {
+			break
+		}
+		if strings.Trim(a, "-f") != "" {
+			fmt.Fprintf(stderr, "rm: unknown option %s\n", a)
+			return 1
+		}
+		force = true
+	}
+	if len(args) == 0 && !force {
+		fmt.Fprintln(stderr, "rm: missing operand")
+		return 1
+	}
+	for _, p := range args {
+		if err := os.Remove(p); err != nil && !(force && errors.Is(err, fs.ErrNotExist)) {
+			fmt.Fprintf(stderr, "rm: %v\n", err)
+			code = 1
+		}
+	}
+	return code
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,6 +30,14 @@ type server struct {
 	providers []*provider
 	warned    map[string]string // log lines already written, so a rescan does not repeat them
 	client    *http.Client
+	getenv    func(string) string
+
+	// Dashboard provisioning: provMu serializes (re)provisioning; polling runs one rescan loop
+	// per provider under a context that a reload cancels.
+	provMu      sync.Mutex
+	baseCtx     context.Context
+	stopPolling context.CancelFunc
+	polling     sync.WaitGroup
 }
 
 // ---------------------------------------------------------------- environment interpolation
@@ -249,25 +258,30 @@ type provider struct {
 	path                     string
 }
 
-// readProviders reads dashboards/*.yaml. Errors are logged; a bad file or provider is skipped.
-func (s *server) readProviders(getenv func(string) string) []*provider {
+// readProviders reads dashboards/*.yaml. Errors are logged and a bad file or provider is
+// skipped; the first error of a file that cannot be read or parsed is returned with the good
+// providers (at start the stand-in goes on with them; a reload refuses, as Grafana does).
+func (s *server) readProviders(getenv func(string) string) ([]*provider, error) {
 	dir := filepath.Join(s.cfg.provDir, "dashboards")
 	files, err := yamlFiles(dir)
 	if err != nil {
 		s.log.error("can't read dashboard provisioning files from directory", "path", dir, "error", err)
-		return nil
+		return nil, nil
 	}
 	var out []*provider
+	var first error
 	names := map[string]bool{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			s.log.error("failed to read dashboard provisioning file", "file", f, "error", err)
+			first = cmp.Or(first, err)
 			continue
 		}
 		var pf providerFile
 		if err := decodeYAML(data, &pf, getenv); err != nil {
 			s.log.error("failed to parse dashboard provisioning file", "file", f, "error", err)
+			first = cmp.Or(first, fmt.Errorf("failed to parse %s: %w", f, err))
 			continue
 		}
 		for _, c := range pf.Providers {
@@ -298,10 +312,76 @@ func (s *server) readProviders(getenv func(string) string) []*provider {
 			}
 		}
 	}
+	return out, first
+}
+
+// provisionDashboards is what Grafana does at start and on a dashboards reload: read the
+// providers again, stop polling, delete the dashboards of providers that are gone, bring every
+// provider's dashboards in line with its files (new, changed and removed files, once, before it
+// returns) and poll again with the new providers. With refuse, a provisioning file that cannot
+// be read or parsed changes nothing and is returned.
+func (s *server) provisionDashboards(refuse bool) error {
+	s.provMu.Lock()
+	defer s.provMu.Unlock()
+	providers, err := s.readProviders(s.getenv)
+	if err != nil && refuse {
+		return err
+	}
+	if s.stopPolling != nil {
+		s.stopPolling()
+		s.polling.Wait()
+	}
 	s.mu.Lock()
-	s.providers = out
+	s.providers = providers
+	s.deleteOrphans(providers)
 	s.mu.Unlock()
-	return out
+	for _, p := range providers {
+		s.scanProvider(p)
+	}
+	ctx, cancel := context.WithCancel(s.baseCtx)
+	s.stopPolling = cancel
+	for _, p := range providers {
+		s.polling.Add(1)
+		go func() {
+			defer s.polling.Done()
+			s.rescanLoop(ctx, p)
+		}()
+	}
+	return nil
+}
+
+// stopDashboardPolling stops the rescan loops (at shutdown).
+func (s *server) stopDashboardPolling() {
+	s.provMu.Lock()
+	defer s.provMu.Unlock()
+	if s.stopPolling != nil {
+		s.stopPolling()
+		s.polling.Wait()
+		s.stopPolling = nil
+	}
+}
+
+// deleteOrphans deletes the dashboards provisioned by a provider that no longer exists, as
+// Grafana's DeleteOrphanedProvisionedDashboards does whatever the provider's disableDeletion
+// said (s.mu held).
+func (s *server) deleteOrphans(providers []*provider) {
+	names := map[string]bool{}
+	for _, p := range providers {
+		names[p.name] = true
+	}
+	changed := false
+	for uid, d := range s.store.Dashboards {
+		if d.Provisioned != nil && !names[d.Provisioned.Provider] {
+			s.log.info("deleting orphaned provisioned dashboard", "provider", d.Provisioned.Provider, "file", d.Provisioned.ExternalID, "uid", uid)
+			delete(s.store.Dashboards, uid)
+			changed = true
+		}
+	}
+	if changed {
+		if err := s.store.save(); err != nil {
+			s.log.error("failed to save the database", "error", err)
+		}
+	}
 }
 
 func (s *server) rescanLoop(ctx context.Context, p *provider) {

@@ -114,6 +114,7 @@ ENTRYPOINT [\"/bin/node_exporter\"]" \
   (cd "$root" && go build -trimpath -o "$gb/grafana-standin" ./test/grafana-standin && go build -trimpath -o "$gb/modelsim" ./test/modelsim && go build -trimpath -o "$gb/robots" ./test/robots/cmd/robots)
   build_image "llmmon-test/grafana-standin:dev" "FROM scratch
 COPY grafana-standin /bin/grafana-standin
+COPY grafana-standin /bin/rm
 COPY --chown=472:0 empty/ /var/lib/grafana/
 USER 472:0
 EXPOSE 3000

@@ -271,8 +271,14 @@ func readStream(r io.Reader, tty bool) (string, error) {
 // Exec runs cmd in the running container and returns its combined stdout and stderr and its
 // exit code.
 func (d *Docker) Exec(ctx context.Context, id string, cmd []string) (string, int, error) {
+	return d.execAs(ctx, id, "", cmd)
+}
+
+// execAs is Exec as user ("" is the container's own user).
+func (d *Docker) execAs(ctx context.Context, id, user string, cmd []string) (string, int, error) {
 	what := fmt.Sprintf("exec %q in container %s", strings.Join(cmd, " "), short(id))
 	created, err := d.api.ContainerExecCreate(ctx, id, container.ExecOptions{
+		User:         user,
 		Cmd:          cmd,
 		AttachStdout: true,
 		AttachStderr: true,

@@ -68,6 +68,7 @@ type fakeAPI struct {
 	imageInspect  func(ref string) (image.InspectResponse, error)
 	imagePull     func(ref string) (io.ReadCloser, error)
 	imageBuild    func(o build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	imageList     func(o image.ListOptions) ([]image.Summary, error)
 }
 
 var errUnexpected = fmt.Errorf("unexpected call")
@@ -278,6 +279,14 @@ func (f *fakeAPI) ImagePull(_ context.Context, ref string, _ image.PullOptions) 
 func (f *fakeAPI) ImageRemove(_ context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
 	f.record("image remove %s", ref)
 	return nil, errUnexpected
+}
+
+func (f *fakeAPI) ImageList(_ context.Context, o image.ListOptions) ([]image.Summary, error) {
+	f.record("image list")
+	if f.imageList == nil {
+		return nil, errUnexpected
+	}
+	return f.imageList(o)
 }
 
 func (f *fakeAPI) ImageBuild(_ context.Context, r io.Reader, o build.ImageBuildOptions) (build.ImageBuildResponse, error) {

@@ -16,6 +16,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
 
@@ -245,4 +246,70 @@ func (d *Docker) RemoveImage(ctx context.Context, ref string) error {
 		return d.wrap(err, "remove image %s", ref)
 	}
 	return nil
+}
+
+// RemoveFiles implements runtime.Runtime: `rm -f -- PATH...` run as root in the container, since
+// the Engine API has no call that deletes a file.
+func (d *Docker) RemoveFiles(ctx context.Context, id string, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	for _, p := range paths {
+		if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+			return fmt.Errorf("remove files in %s: %q is not a clean absolute path", short(id), p)
+		}
+	}
+	out, code, err := d.execAs(ctx, id, "0:0", append([]string{"rm", "-f", "--"}, paths...))
+	if err != nil {
+		if noSuchCommand(err.Error()) {
+			return fmt.Errorf("remove %s in container %s: %w", strings.Join(paths, " "), short(id), runtime.ErrNoRemove)
+		}
+		return err
+	}
+	if code != 0 {
+		if code == 126 || code == 127 || noSuchCommand(out) {
+			return fmt.Errorf("remove %s in container %s: %w", strings.Join(paths, " "), short(id), runtime.ErrNoRemove)
+		}
+		return fmt.Errorf("remove %s in container %s: rm exited with code %d: %s", strings.Join(paths, " "), short(id), code, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// noSuchCommand recognises the runtime's answer to an exec of a command the image lacks.
+func noSuchCommand(s string) bool {
+	return strings.Contains(s, "executable file not found") || (strings.Contains(s, "exec") && strings.Contains(s, "no such file or directory"))
+}
+
+// ListImages implements runtime.Runtime.
+func (d *Docker) ListImages(ctx context.Context, repo string, labels map[string]string) ([]runtime.Image, error) {
+	f := filters.NewArgs(filters.Arg("reference", repo))
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f.Add("label", k+"="+labels[k])
+	}
+	list, err := d.api.ImageList(ctx, image.ListOptions{Filters: f})
+	if err != nil {
+		return nil, d.wrap(err, "list images %s", repo)
+	}
+	var out []runtime.Image
+	for _, im := range list {
+		tags := make([]string, 0, len(im.RepoTags))
+		for _, t := range im.RepoTags {
+			// The reference filter also matches other registries' repositories of that name.
+			if r, _, ok := strings.Cut(t, ":"); ok && r == repo {
+				tags = append(tags, t)
+			}
+		}
+		if len(tags) == 0 {
+			continue
+		}
+		sort.Strings(tags)
+		out = append(out, runtime.Image{ID: im.ID, Tags: tags, Labels: im.Labels})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Tags[0] < out[j].Tags[0] })
+	return out, nil
 }

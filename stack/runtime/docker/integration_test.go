@@ -612,3 +612,78 @@ func TestIntegrationImages(t *testing.T) {
 		t.Errorf("remove an absent image: %v", err)
 	}
 }
+
+// RemoveFiles deletes a copied file through the image's rm (here the sleeper run as /bin/rm),
+// a missing file is not an error, and an image without rm gives runtime.ErrNoRemove.
+func TestIntegrationRemoveFiles(t *testing.T) {
+	d := integration(t)
+	ctx := testContext(t)
+	img := sleeperImage(t, d)
+	withRm := "llmmon-itest-rm:" + randomHex(4)
+	df := "FROM " + img + " AS sleeper\nFROM " + img + "\nCOPY --from=sleeper /sleeper /bin/rm\n"
+	if err := d.BuildImage(ctx, withRm, map[string][]byte{"Dockerfile": []byte(df)}, map[string]string{runtime.LabelManaged: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeImage(withRm) })
+	project := "llmmon-itest-" + randomHex(4)
+	run := func(image string) string {
+		id, err := d.CreateContainer(ctx, runtime.ContainerSpec{Name: project + "-" + randomHex(2), Image: image, Labels: map[string]string{runtime.LabelProject: project}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.RemoveContainer(context.Background(), id) })
+		if err := d.CopyFiles(ctx, id, "/", []runtime.FileEntry{{Path: "etc/x", Dir: true, Mode: 0o755, UID: 472}, {Path: "etc/x/a.json", Data: []byte("{}"), Mode: 0o644, UID: 472}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.StartContainer(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	id := run(withRm)
+	if _, code, _ := d.Exec(ctx, id, []string{"/sleeper", "cat", "/etc/x/a.json"}); code != 0 {
+		t.Fatal("the file was not copied")
+	}
+	if err := d.RemoveFiles(ctx, id, []string{"/etc/x/a.json", "/etc/x/absent.json"}); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if out, code, _ := d.Exec(ctx, id, []string{"/sleeper", "cat", "/etc/x/a.json"}); code == 0 || !strings.Contains(out, "no such file") {
+		t.Errorf("the file is still there: %d %q", code, out)
+	}
+	if err := d.RemoveFiles(ctx, id, []string{"etc/x/relative"}); err == nil {
+		t.Error("a relative path was accepted")
+	}
+	bare := run(img)
+	if err := d.RemoveFiles(ctx, bare, []string{"/etc/x/a.json"}); !errors.Is(err, runtime.ErrNoRemove) {
+		t.Errorf("image without rm: %v", err)
+	}
+}
+
+// ListImages finds the images of one repository by label, and only those.
+func TestIntegrationListImages(t *testing.T) {
+	d := integration(t)
+	ctx := testContext(t)
+	img := sleeperImage(t, d)
+	repo := "llmmon-itest-list-" + randomHex(4)
+	for _, tc := range []struct{ tag, label string }{{"a", "yes"}, {"b", "yes"}, {"c", "no"}} {
+		ref := repo + ":" + tc.tag
+		if err := d.BuildImage(ctx, ref, map[string][]byte{"Dockerfile": []byte("FROM " + img + "\nLABEL tag=" + tc.tag + "\n")}, map[string]string{"io.llmmon.itest": tc.label}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { removeImage(ref) })
+	}
+	got, err := d.ListImages(ctx, repo, map[string]string{"io.llmmon.itest": "yes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, im := range got {
+		tags = append(tags, strings.Join(im.Tags, ","))
+		if im.Labels["io.llmmon.itest"] != "yes" || im.ID == "" {
+			t.Errorf("image %+v", im)
+		}
+	}
+	if strings.Join(tags, " ") != repo+":a "+repo+":b" {
+		t.Errorf("listed %v", tags)
+	}
+}

@@ -10,7 +10,9 @@
 //	"exec <name> <cmd...>"         "ensure network <name>" "remove networks <project>"
 //	"ensure volume <name>"         "list volumes <project>" "remove volume <name>"
 //	"image present <ref>"          "pull <ref>"            "run <name>"
-//	"build <tag>"                  "close"
+//	"build <tag>"                  "close"                 "remove image <ref>"
+//	"copy <name>:<dir>"            "remove files <name> <path...>"
+//	"list images <repo>"
 //
 // Containers are named in calls by their spec's Name (their id when unknown). A call is recorded
 // even when it fails.
@@ -53,11 +55,13 @@ const (
 	MethodCopyFiles        = "CopyFiles"
 	MethodReadFile         = "ReadFile"
 	MethodInspectVolume    = "InspectVolume"
+	MethodRemoveFiles      = "RemoveFiles"
+	MethodListImages       = "ListImages"
 	MethodClose            = "Close"
 )
 
 // readOnly lists the call prefixes that Actions leaves out.
-var readOnly = []string{"ping", "list containers ", "inspect ", "logs ", "list volumes ", "image present ", "read ", "inspect volume "}
+var readOnly = []string{"ping", "list containers ", "inspect ", "logs ", "list volumes ", "image present ", "read ", "inspect volume ", "list images "}
 
 // Container is the fake's record of one container.
 type Container struct {
@@ -96,7 +100,8 @@ type Runtime struct {
 	networks   map[string]*Network   // by name
 	volumes    map[string]*runtime.Volume
 	images     map[string]bool
-	missing    map[string]bool // refs that cannot be pulled
+	imgLabels  map[string]map[string]string // labels of built or labelled images
+	missing    map[string]bool              // refs that cannot be pulled
 	built      map[string]map[string][]byte
 	copied     map[string]map[string]runtime.FileEntry // container id -> dir/path -> entry
 	blocked    map[hostAddr]bool                       // taken on the host by other processes
@@ -124,6 +129,7 @@ func New() *Runtime {
 		networks:   map[string]*Network{},
 		volumes:    map[string]*runtime.Volume{},
 		images:     map[string]bool{},
+		imgLabels:  map[string]map[string]string{},
 		missing:    map[string]bool{},
 		built:      map[string]map[string][]byte{},
 		blocked:    map[hostAddr]bool{},
@@ -245,6 +251,14 @@ func (r *Runtime) AddImage(refs ...string) {
 	for _, ref := range refs {
 		r.images[ref] = true
 	}
+}
+
+// AddLabeledImage makes ref present locally with labels (as BuildImage does).
+func (r *Runtime) AddLabeledImage(ref string, labels map[string]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.images[ref] = true
+	r.imgLabels[ref] = maps.Clone(labels)
 }
 
 // DropImage makes ref absent locally (test setup).
@@ -1004,6 +1018,7 @@ func (r *Runtime) BuildImage(ctx context.Context, tag string, files map[string][
 	}
 	r.built[tag] = copied
 	r.images[tag] = true
+	r.imgLabels[tag] = maps.Clone(labels)
 	return nil
 }
 
@@ -1029,5 +1044,54 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
 	}
 	delete(r.images, ref)
 	delete(r.built, ref)
+	delete(r.imgLabels, ref)
 	return nil
+}
+
+// ListImages returns the present images of repository repo carrying every label in labels,
+// one per tag (the fake gives each reference its own image), sorted.
+func (r *Runtime) ListImages(ctx context.Context, repo string, labels map[string]string) ([]runtime.Image, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodListImages, "list images "+repo); err != nil {
+		return nil, err
+	}
+	var out []runtime.Image
+	for _, ref := range slices.Sorted(maps.Keys(r.images)) {
+		if rp, _, ok := strings.Cut(ref, ":"); !ok || rp != repo {
+			continue
+		}
+		have := r.imgLabels[ref]
+		match := true
+		for k, v := range labels {
+			if got, ok := have[k]; !ok || got != v {
+				match = false
+			}
+		}
+		if match {
+			out = append(out, runtime.Image{ID: "sha256:" + ref, Tags: []string{ref}, Labels: maps.Clone(have)})
+		}
+	}
+	return out, ctx.Err()
+}
+
+// RemoveFiles deletes what CopyFiles wrote at those absolute paths; the container must be
+// running, as for Exec. Inject runtime.ErrNoRemove with Fail to play an image without rm.
+func (r *Runtime) RemoveFiles(ctx context.Context, id string, paths []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodRemoveFiles, strings.TrimSpace("remove files "+r.nameOf(id)+" "+strings.Join(paths, " "))); err != nil {
+		return err
+	}
+	c := r.find(id)
+	if c == nil {
+		return fmt.Errorf("remove files in container %s: %w", id, runtime.ErrNotFound)
+	}
+	if !c.Running {
+		return fmt.Errorf("remove files in container %s: container is not running", c.Name)
+	}
+	for _, p := range paths {
+		delete(r.copied[c.ID], p)
+	}
+	return ctx.Err()
 }

@@ -6,13 +6,18 @@
 //	sleeper echo WORDS...      print WORDS and exit 0
 //	sleeper cat FILE           print FILE
 //	sleeper exit CODE WORDS... print WORDS on stdout, "failing" on stderr, exit CODE
+//
+// Run as "rm" (an image may copy it to /bin/rm), it is a minimal rm: rm [-f] [--] FILE...
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +25,10 @@ import (
 
 func main() {
 	args := os.Args[1:]
+	if filepath.Base(os.Args[0]) == "rm" {
+		rm(args)
+		return
+	}
 	if len(args) == 0 {
 		serve()
 		return
@@ -65,4 +74,23 @@ func serve() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+func rm(args []string) {
+	force, code := false, 0
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		a := args[0]
+		args = args[1:]
+		if a == "--" {
+			break
+		}
+		force = force || a == "-f"
+	}
+	for _, p := range args {
+		if err := os.Remove(p); err != nil && !(force && errors.Is(err, fs.ErrNotExist)) {
+			fmt.Fprintln(os.Stderr, "rm:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
