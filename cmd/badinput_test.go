@@ -20,6 +20,28 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 
 var wantRe = regexp.MustCompile(`^# want: (\d+):(\d+) (.*)$`)
 
+// problemLineRe matches the first line of one problem in the CLI's output: FILE:LINE:COL: ...
+var problemLineRe = regexp.MustCompile(`^\S+:\d+:\d+: `)
+
+// checkHints fails when a problem in stderr is not followed by its hint line.
+func checkHints(t *testing.T, stderr string) {
+	t.Helper()
+	lines := strings.Split(stderr, "\n")
+	n := 0
+	for i, l := range lines {
+		if !problemLineRe.MatchString(l) {
+			continue
+		}
+		n++
+		if i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "    hint: ") || len(strings.TrimSpace(strings.TrimPrefix(lines[i+1], "    hint: "))) == 0 {
+			t.Errorf("problem without a hint: %q\n%s", l, stderr)
+		}
+	}
+	if n == 0 && !strings.Contains(stderr, "hint: ") {
+		t.Errorf("no problem and no hint in:\n%s", stderr)
+	}
+}
+
 // TestBadSpecCorpus: every spec in stack/spec/testdata/invalid exits 2 with a message that
 // points at the line and column its first line names, and says what its first line says.
 func TestBadSpecCorpus(t *testing.T) {
@@ -46,6 +68,7 @@ func TestBadSpecCorpus(t *testing.T) {
 			if !strings.Contains(stderr, m[3]) {
 				t.Errorf("message does not say %q:\n%s", m[3], stderr)
 			}
+			checkHints(t, stderr)
 		})
 	}
 }
@@ -66,7 +89,8 @@ func TestBadSpecGenerated(t *testing.T) {
 	}{
 		{"empty.yaml", nil, "1:1: the spec file is empty"},
 		{"garbage.bin", garbage, "binary data at byte 0"},
-		{"huge.yaml", huge, "MiB; a spec is a few kilobytes"},
+		{"huge.yaml", huge, "the file is 4.2 MiB (4400000 bytes); a spec is a few kilobytes"},
+		{"just-over.yaml", bytes.Repeat([]byte("#"), 1<<20+1), "the file is 1.0 MiB (1048577 bytes)"},
 		{"nul.yaml", []byte("name: a\nbind: 127.0.0.1\x00\n"), "2:16: binary data"},
 	}
 	for _, c := range cases {
@@ -77,11 +101,22 @@ func TestBadSpecGenerated(t *testing.T) {
 			if code != ExitBadInput || !strings.Contains(stderr, c.want) {
 				t.Fatalf("exit %d, want 2 and %q in:\n%s", code, c.want, stderr)
 			}
+			checkHints(t, stderr)
+			if strings.Contains(c.name, "huge") || strings.Contains(c.name, "over") {
+				if want := "at most 1 MiB (1048576 bytes)"; !strings.Contains(stderr, want) {
+					t.Errorf("the limit is not stated as %q:\n%s", want, stderr)
+				}
+			}
 		})
 	}
 	code, _, stderr := runCLI(t, "validate", "-f", filepath.Join(dir, "absent.yaml"))
 	if code != ExitBadInput || !strings.Contains(stderr, "no such file") {
 		t.Fatalf("missing file: exit %d\n%s", code, stderr)
+	}
+	checkHints(t, stderr)
+	code, _, stderr = runCLI(t, "validate", "-f", dir)
+	if code != ExitBadInput || !strings.Contains(stderr, "hint: ") {
+		t.Fatalf("a directory as the spec: exit %d\n%s", code, stderr)
 	}
 }
 
