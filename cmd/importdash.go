@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/spec"
 )
 
 func newImportDashboardCmd(a *app) *cobra.Command {
@@ -30,11 +31,15 @@ that no current target exposes.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			// Loaded without secrets (see withoutSecrets): the only one this command can use is
+			// Grafana's admin password, to push the dashboard; without it, it is kept for the
+			// next `up` and not pushed.
+			s, src, err := a.loadSpec(cmd.Context(), cmd)
 			if err != nil {
 				return err
 			}
-			return a.withRuntime(cmd, func(e *stack.Engine) error {
+			noPassword := grafanaPasswordUnavailable(s, src)
+			run := func(e *stack.Engine) error {
 				res, err := e.ImportDashboard(cmd.Context(), s, args[0], stack.ImportOptions{Folder: folder})
 				if err != nil {
 					return err
@@ -42,9 +47,12 @@ that no current target exposes.`,
 				w := a.streams.ErrOut
 				fmt.Fprintf(w, "Imported %q (uid %s) from %s: %d datasource reference(s) bound to llmmon's datasource.\n", res.Title, res.UID, res.Origin, res.Replaced)
 				fmt.Fprintf(w, "Kept in %s; `llmmon up` keeps it provisioned.\n", res.File)
-				if res.Pushed {
+				switch {
+				case res.Pushed:
 					fmt.Fprintln(w, "Pushed to the running Grafana.")
-				} else {
+				case noPassword != "":
+					fmt.Fprintf(w, "Not pushed to a running Grafana: %s. Grafana gets it at the next `llmmon up`; or set it and import again to push it now.\n", noPassword)
+				default:
 					fmt.Fprintln(w, "The stack is not running: Grafana gets it at the next `llmmon up`.")
 				}
 				for _, p := range res.ParseErrors {
@@ -57,9 +65,30 @@ that no current target exposes.`,
 					}
 				}
 				return nil
-			})
+			}
+			if noPassword != "" {
+				// Pushing needs the password: keep the dashboard without touching Grafana.
+				return run(a.engine())
+			}
+			return a.withRuntime(cmd, run)
 		},
 	}
 	c.Flags().StringVar(&folder, "folder", "Imported", "Grafana folder title")
 	return c
+}
+
+// grafanaPasswordUnavailable says why the spec's Grafana admin password is not at hand (a
+// variable that is not set, a file that cannot be read), or "" when it is or when llmmon
+// generated it (then it is in the data directory).
+func grafanaPasswordUnavailable(s *spec.Spec, src *spec.Source) string {
+	if s.Grafana.AdminPassword != "" {
+		return ""
+	}
+	if v := src.UnsetVariable("grafana.admin_password"); v != "" {
+		return fmt.Sprintf("grafana.admin_password names the environment variable %s, which is not set", v)
+	}
+	if f := s.Grafana.AdminPasswordFile; f != "" {
+		return fmt.Sprintf("grafana.admin_password_file %s cannot be read", f)
+	}
+	return ""
 }

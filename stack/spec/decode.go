@@ -36,10 +36,12 @@ type Source struct {
 	keys map[string]Pos
 	// set records the paths the user wrote (as opposed to defaults).
 	set map[string]bool
+	// unset records, by path, the environment variable a field names that is not set.
+	unset map[string]string
 }
 
 func newSource(file string) *Source {
-	return &Source{File: file, pos: map[string]Pos{}, keys: map[string]Pos{}, set: map[string]bool{}}
+	return &Source{File: file, pos: map[string]Pos{}, keys: map[string]Pos{}, set: map[string]bool{}, unset: map[string]string{}}
 }
 
 // At returns the position of the value at path, or of its closest written ancestor.
@@ -71,8 +73,18 @@ func (s *Source) AtKey(path string) Pos {
 	return s.At(path)
 }
 
-// IsSet reports whether the user wrote the field at path.
+// IsSet reports whether the user wrote a value for the field at path (an empty value, as in
+// `port:`, counts as absent).
 func (s *Source) IsSet(path string) bool { return s != nil && s.set[path] }
+
+// UnsetVariable returns the environment variable that the field at path names and that is not
+// set, or "". Only LoadIgnoringUnsetSecrets returns a spec with such a field.
+func (s *Source) UnsetVariable(path string) string {
+	if s == nil {
+		return ""
+	}
+	return s.unset[path]
+}
 
 type decoder struct {
 	src      *Source
@@ -472,6 +484,7 @@ func (d *decoder) scalar(n *yaml.Node, path string, expand bool) (string, bool) 
 		ok = false
 		d.fail(n, path, fmt.Sprintf("environment variable %s is not set", sm[1]), fmt.Sprintf("export %s before running llmmon, or write ${%s:-default}", sm[1], sm[1]))
 		d.problems[len(d.problems)-1].UnsetEnv = true
+		d.src.unset[path] = sm[1]
 		return ""
 	})
 	return out, ok
