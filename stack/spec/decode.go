@@ -90,19 +90,48 @@ type decoder struct {
 	src      *Source
 	env      LookupEnv
 	problems Problems
-	// inAlias is how many aliases deep the decoder is; expanded counts the values decoded
-	// through aliases, bounded by maxAliasExpansion.
+	// inAlias is how many aliases deep the decoder is; expanded counts the values that
+	// aliases expand to, bounded by maxAliasExpansion.
 	inAlias, expanded int
 	tooManyAliases    bool
-	// alias is the outermost alias being expanded, at aliasPath.
-	alias     *yaml.Node
-	aliasPath string
+	// sizes memoizes aliasSize; -1 marks a node being measured.
+	sizes map[*yaml.Node]int
+}
+
+// aliasSize returns how many values n expands to, the aliases inside it expanded (at most
+// maxAliasExpansion+1), and whether it contains an alias of itself. It visits each node once.
+func (d *decoder) aliasSize(n *yaml.Node) (int, bool) {
+	if d.sizes == nil {
+		d.sizes = map[*yaml.Node]int{}
+	}
+	if s, ok := d.sizes[n]; ok {
+		return max(s, 0), s < 0
+	}
+	d.sizes[n] = -1 // stays -1 when n contains itself
+	total := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		s, cyclic := d.aliasSize(n.Alias)
+		if cyclic {
+			return 0, true
+		}
+		total = s
+	}
+	for _, c := range n.Content {
+		s, cyclic := d.aliasSize(c)
+		if cyclic {
+			return 0, true
+		}
+		total = min(total+s, maxAliasExpansion+1)
+	}
+	d.sizes[n] = total
+	return total, false
 }
 
 // maxAliasExpansion bounds the values YAML aliases may expand to. A spec that uses anchors and
-// aliases (shared labels, a receiver repeated under two names) expands to a few hundred; the
-// bound stops a small file from expanding to millions ("billion laughs").
-const maxAliasExpansion = 10000
+// aliases (labels shared by a hundred targets, a receiver repeated under two names) expands to a
+// few hundred; the bound stops a small file from expanding to millions ("billion laughs"), and
+// keeps what a refused file costs to a millisecond or two.
+const maxAliasExpansion = 2000
 
 func (d *decoder) fail(n *yaml.Node, path, msg, hint string) {
 	line, col := 1, 1
@@ -257,23 +286,26 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if d.inAlias == 0 {
-			d.alias, d.aliasPath = n, path
+			// The alias's whole expansion is counted before it is decoded (the aliases
+			// inside it included), so that a refused expansion costs nothing.
+			size, cyclic := d.aliasSize(n.Alias)
+			switch {
+			case cyclic:
+				d.fail(n, path, fmt.Sprintf("the alias *%s is inside the value it refers to, so it never ends", n.Value),
+					"an anchor (&name) cannot hold its own alias; write the value out")
+				return
+			case d.expanded+size > maxAliasExpansion:
+				d.tooManyAliases = true
+				d.fail(n, path, fmt.Sprintf("the YAML aliases (*name) expand to more than %d values", maxAliasExpansion),
+					"a spec needs only a few anchors and aliases; write the repeated parts out, or alias smaller parts")
+				return
+			}
+			d.expanded += size
 		}
 		d.inAlias++
 		d.decode(n.Alias, v, path)
 		d.inAlias--
 		return
-	}
-	if d.tooManyAliases {
-		return
-	}
-	if d.inAlias > 0 {
-		if d.expanded++; d.expanded > maxAliasExpansion {
-			d.tooManyAliases = true
-			d.fail(d.alias, d.aliasPath, fmt.Sprintf("the YAML aliases (*name) expand to more than %d values", maxAliasExpansion),
-				"a spec needs only a few anchors and aliases; write the repeated parts out, or alias smaller parts")
-			return
-		}
 	}
 	d.src.pos[path] = Pos{n.Line, n.Column}
 	if isNull(n) && v.Kind() != reflect.String {
