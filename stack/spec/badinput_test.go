@@ -157,6 +157,8 @@ func TestExplicitZeroIsAnError(t *testing.T) {
 		{"alerts: {anomaly: {enabled: true, window: 0s}}\n", "alerts.anomaly.window", "window cannot be 0s", "default (1h)"},
 		{"notify: {route: {repeat_interval: 0s}}\n", "notify.route.repeat_interval", "repeat_interval cannot be 0s", "default (4h)"},
 		{"version: 0\n", "version", "unsupported spec version 0", "version: 1"},
+		{"bind: \"\"\n", "bind", "bind cannot be empty", "default (127.0.0.1)"},
+		{"targets: [{name: a, url: 'h:1', engine: ''}]\n", "targets[0].engine", "engine cannot be empty", "default (auto)"},
 	}
 	for _, c := range cases {
 		ps := problemsOf(t, "zero.yaml", []byte(c.yaml))
@@ -165,12 +167,12 @@ func TestExplicitZeroIsAnError(t *testing.T) {
 		}
 	}
 	// Absent, or written with no value: the default.
-	for _, text := range []string{"prometheus: {}\n", "prometheus:\n  port:\n  scrape_interval: ~\n"} {
+	for _, text := range []string{"prometheus: {}\n", "prometheus:\n  port:\n  scrape_interval: ~\nbind:\n"} {
 		s, _, err := LoadBytes("absent.yaml", []byte(text), noEnv)
 		if err != nil {
 			t.Fatalf("%q: %v", text, err)
 		}
-		if s.Prometheus.Port != DefaultPrometheusPort || s.Prometheus.ScrapeInterval.D() != 5*time.Second {
+		if s.Prometheus.Port != DefaultPrometheusPort || s.Prometheus.ScrapeInterval.D() != 5*time.Second || s.Bind != "127.0.0.1" {
 			t.Errorf("%q: got port %d, scrape_interval %s; want the defaults", text, s.Prometheus.Port, s.Prometheus.ScrapeInterval)
 		}
 	}

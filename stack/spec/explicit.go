@@ -9,27 +9,45 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// A numeric field left out of the spec gets its default; a numeric field written as 0 (port: 0,
-// scrape_interval: 0s, cpu_percent: 0) is an error, never silently the default. The few fields
-// for which 0 means something carry the struct tag `zero:"allowed"`.
+// A field left out of the spec (or left empty, as in `port:`) gets its default; a numeric field
+// written as 0 (port: 0, scrape_interval: 0s, cpu_percent: 0), or a text field with a default
+// written as "", is an error, never silently the default. A numeric field for which 0 means
+// something of its own must carry the struct tag `zero:"allowed"`.
 
-// explicitZero reports a numeric field the user wrote as zero. n is the field's value node, f
+// explicitZero reports a field with a default that the user wrote as zero or "". n is the field's value node, f
 // the decoded value, sf the struct field.
 func (d *decoder) explicitZero(n *yaml.Node, f reflect.Value, sf reflect.StructField, path string) {
 	n = resolveAlias(n)
 	if n == nil || isNull(n) || sf.Tag.Get("zero") == "allowed" {
 		return
 	}
-	switch f.Kind() {
-	case reflect.Int, reflect.Int64, reflect.Float64:
-	default:
-		return
-	}
 	if !f.IsZero() {
 		return
 	}
-	msg, hint := zeroProblem(path, f.Type())
-	d.fail(n, path, msg, hint)
+	switch f.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		msg, hint := zeroProblem(path, f.Type())
+		d.fail(n, path, msg, hint)
+	case reflect.String:
+		if def, ok := stringDefaults[indexRe.ReplaceAllString(path, "[]")]; ok && f.Type() != secretType {
+			name := path[strings.LastIndexByte(path, '.')+1:]
+			d.fail(n, path, fmt.Sprintf("%s cannot be empty", name), fmt.Sprintf("write a value, or leave the field out to get the default (%s)", def))
+		}
+	}
+}
+
+// stringDefaults are the text fields that have a default, by path (list indexes as []), with
+// the default as the user would read it. An empty value written for one of them is an error.
+var stringDefaults = map[string]string{
+	"name":                         "llmmon",
+	"bind":                         "127.0.0.1",
+	"data_dir":                     "~/.llmmon/NAME",
+	"language":                     "en",
+	"timezone":                     "UTC",
+	"gpu":                          "auto",
+	"targets[].engine":             "auto",
+	"grafana.admin_user":           "admin",
+	"notify.receivers[].email.tls": "tls on port 465, else starttls",
 }
 
 var indexRe = regexp.MustCompile(`\[[0-9]+\]`)
