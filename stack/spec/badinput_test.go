@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -280,5 +281,44 @@ func TestTooLargeSaysTheRealSize(t *testing.T) {
 	ps := problemsOf(t, "mem.yaml", []byte(strings.Repeat("#", 3<<20)))
 	if !strings.Contains(ps[0].Msg, "3 MiB (3145728 bytes)") {
 		t.Errorf("in memory: %s", ps[0].Msg)
+	}
+}
+
+// TestSchemaRefusesZeros: the JSON Schema says what the loader says, so that an editor flags
+// port: 0 and scrape_interval: 0s too.
+func TestSchemaRefusesZeros(t *testing.T) {
+	b, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root map[string]any
+	if err := json.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	prop := func(path ...string) map[string]any {
+		m := root
+		for _, p := range path {
+			if p == "[]" {
+				m = m["items"].(map[string]any)
+				continue
+			}
+			m = m["properties"].(map[string]any)[p].(map[string]any)
+		}
+		return m
+	}
+	if p := prop("prometheus", "port"); p["minimum"] != 1.0 || p["maximum"] != 65535.0 {
+		t.Errorf("prometheus.port: %v", p)
+	}
+	if p := prop("internal_ports", "relay"); p["minimum"] != 1.0 || p["maximum"] != 65535.0 {
+		t.Errorf("internal_ports.relay: %v", p)
+	}
+	if p := prop("alerts", "thresholds", "cpu_percent"); p["exclusiveMinimum"] != 0.0 {
+		t.Errorf("cpu_percent: %v", p)
+	}
+	if p := prop("targets", "[]", "scrape_interval"); p["not"] == nil {
+		t.Errorf("targets[].scrape_interval: %v", p)
+	}
+	if p := prop("bind"); p["minLength"] != 1.0 {
+		t.Errorf("bind: %v", p)
 	}
 }
