@@ -20,6 +20,28 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 
 var wantRe = regexp.MustCompile(`^# want: (\d+):(\d+) (.*)$`)
 
+// problemLineRe matches the first line of one problem in the CLI's output: FILE:LINE:COL: ...
+var problemLineRe = regexp.MustCompile(`^\S+:\d+:\d+: `)
+
+// checkHints fails when a problem in stderr is not followed by its hint line.
+func checkHints(t *testing.T, stderr string) {
+	t.Helper()
+	lines := strings.Split(stderr, "\n")
+	n := 0
+	for i, l := range lines {
+		if !problemLineRe.MatchString(l) {
+			continue
+		}
+		n++
+		if i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "    hint: ") || len(strings.TrimSpace(strings.TrimPrefix(lines[i+1], "    hint: "))) == 0 {
+			t.Errorf("problem without a hint: %q\n%s", l, stderr)
+		}
+	}
+	if n == 0 && !strings.Contains(stderr, "hint: ") {
+		t.Errorf("no problem and no hint in:\n%s", stderr)
+	}
+}
+
 // TestBadSpecCorpus: every spec in stack/spec/testdata/invalid exits 2 with a message that
 // points at the line and column its first line names, and says what its first line says.
 func TestBadSpecCorpus(t *testing.T) {
@@ -46,6 +68,7 @@ func TestBadSpecCorpus(t *testing.T) {
 			if !strings.Contains(stderr, m[3]) {
 				t.Errorf("message does not say %q:\n%s", m[3], stderr)
 			}
+			checkHints(t, stderr)
 		})
 	}
 }
@@ -66,7 +89,8 @@ func TestBadSpecGenerated(t *testing.T) {
 	}{
 		{"empty.yaml", nil, "1:1: the spec file is empty"},
 		{"garbage.bin", garbage, "binary data at byte 0"},
-		{"huge.yaml", huge, "MiB; a spec is a few kilobytes"},
+		{"huge.yaml", huge, "the file is 4.2 MiB (4400000 bytes); a spec is a few kilobytes"},
+		{"just-over.yaml", bytes.Repeat([]byte("#"), 1<<20+1), "the file is 1.0 MiB (1048577 bytes)"},
 		{"nul.yaml", []byte("name: a\nbind: 127.0.0.1\x00\n"), "2:16: binary data"},
 	}
 	for _, c := range cases {
@@ -77,11 +101,22 @@ func TestBadSpecGenerated(t *testing.T) {
 			if code != ExitBadInput || !strings.Contains(stderr, c.want) {
 				t.Fatalf("exit %d, want 2 and %q in:\n%s", code, c.want, stderr)
 			}
+			checkHints(t, stderr)
+			if strings.Contains(c.name, "huge") || strings.Contains(c.name, "over") {
+				if want := "at most 1 MiB (1048576 bytes)"; !strings.Contains(stderr, want) {
+					t.Errorf("the limit is not stated as %q:\n%s", want, stderr)
+				}
+			}
 		})
 	}
 	code, _, stderr := runCLI(t, "validate", "-f", filepath.Join(dir, "absent.yaml"))
 	if code != ExitBadInput || !strings.Contains(stderr, "no such file") {
 		t.Fatalf("missing file: exit %d\n%s", code, stderr)
+	}
+	checkHints(t, stderr)
+	code, _, stderr = runCLI(t, "validate", "-f", dir)
+	if code != ExitBadInput || !strings.Contains(stderr, "hint: ") {
+		t.Fatalf("a directory as the spec: exit %d\n%s", code, stderr)
 	}
 }
 
@@ -139,5 +174,80 @@ func TestRenderExample(t *testing.T) {
 	code, out, _ := runCLI(t, "schema")
 	if code != 0 || !strings.Contains(out, `"scrape_interval"`) || !strings.Contains(out, "Inference engine") {
 		t.Fatalf("schema: exit %d", code)
+	}
+}
+
+// TestImportDashboardBadInput: a malformed dashboard exits 2 and says where (FILE:line:col and
+// the JSON path), what is wrong, and what to do; so does a missing file.
+func TestImportDashboardBadInput(t *testing.T) {
+	dir := t.TempDir()
+	specFile := filepath.Join(dir, "llmmon.yaml")
+	os.WriteFile(specFile, []byte("name: badinput-import\ndata_dir: "+filepath.Join(dir, "data")+"\nprometheus: {port: 1}\n"), 0o644)
+	cases := []struct{ name, json, want string }{
+		{"syntax.json", "{\n  \"title\": \"A\",\n  \"panels\": [\n    {\"id\": 1,}\n  ]\n}\n", ":4:14: not valid JSON"},
+		{"types.json", "{\"title\": \"A\",\n \"panels\": [{\"targets\": {\"expr\": \"up\"}}]}", ":2:25: panels[0].targets: targets must be a list ([...]), got an object"},
+		{"datasource.json", "{\"apiVersion\": 1,\n \"datasources\": [{\"name\": \"x\"}]}", ":1:1: not a Grafana dashboard"},
+		{"page.json", "<!DOCTYPE html>\n<html></html>", ":1:1: the file is not JSON"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, c.name)
+			os.WriteFile(p, []byte(c.json), 0o644)
+			code, _, stderr := runCLI(t, "import-dashboard", "-f", specFile, p)
+			if code != ExitBadInput {
+				t.Fatalf("exit %d, want 2\n%s", code, stderr)
+			}
+			if !strings.Contains(stderr, p+c.want) {
+				t.Errorf("want %q in:\n%s", p+c.want, stderr)
+			}
+			if !strings.Contains(stderr, "\n    hint: ") {
+				t.Errorf("no hint in:\n%s", stderr)
+			}
+		})
+	}
+	code, _, stderr := runCLI(t, "import-dashboard", "-f", specFile, filepath.Join(dir, "absent.json"))
+	if code != ExitBadInput || !strings.Contains(stderr, "no such file") || !strings.Contains(stderr, "hint: ") {
+		t.Fatalf("absent file: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "dashboards")); err == nil {
+		t.Error("a bad dashboard left files in the data directory")
+	}
+}
+
+// TestImportDashboardWithoutSecrets: import-dashboard uses none of the notification secrets,
+// so their unset variables are not an error; an unset Grafana password only keeps it from
+// pushing, and it says so.
+func TestImportDashboardWithoutSecrets(t *testing.T) {
+	dir := t.TempDir()
+	dash := filepath.Join(dir, "dash.json")
+	os.WriteFile(dash, []byte(`{"title": "Imported without secrets", "uid": "nosecrets", "panels": [{"id": 1, "type": "timeseries", "title": "up", "targets": [{"refId": "A", "expr": "up"}]}]}`), 0o644)
+	base := "name: badinput-nosecrets\ndata_dir: " + filepath.Join(dir, "data") + "\nprometheus: {port: 1}\n" +
+		"notify:\n  receivers:\n    - name: ding\n      dingtalk: {url: \"${LLMMON_TEST_UNSET_DT_URL}\", secret: \"${LLMMON_TEST_UNSET_DT_SECRET}\"}\n"
+	for _, c := range []struct{ name, extra, want string }{
+		{"notification secrets", "", "Kept in "},
+		{"grafana password", "grafana: {admin_password: \"${LLMMON_TEST_UNSET_GF_PW}\"}\n", "LLMMON_TEST_UNSET_GF_PW, which is not set"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			specFile := filepath.Join(dir, "llmmon.yaml")
+			os.WriteFile(specFile, []byte(base+c.extra), 0o644)
+			// validate still needs them: it checks what up would write.
+			if code, _, stderr := runCLI(t, "validate", "--offline", "-f", specFile); code != ExitBadInput || !strings.Contains(stderr, "LLMMON_TEST_UNSET_DT_URL is not set") {
+				t.Fatalf("validate: exit %d\n%s", code, stderr)
+			}
+			code, _, stderr := runCLI(t, "import-dashboard", "-f", specFile, dash)
+			if code != ExitOK {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("want %q in:\n%s", c.want, stderr)
+			}
+			kept := filepath.Join(dir, "data", "dashboards", "imported", "nosecrets.json")
+			if _, err := os.Stat(kept); err != nil {
+				t.Errorf("not kept: %v\n%s", err, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "data", "secrets", "grafana-admin-password")); err == nil {
+				t.Error("a Grafana password was generated for a spec that names its own")
+			}
+		})
 	}
 }

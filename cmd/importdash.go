@@ -9,6 +9,7 @@ import (
 
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/dashimport"
+	"github.com/llmmon/llmmon/stack/spec"
 )
 
 func newImportDashboardCmd(a *app) *cobra.Command {
@@ -34,11 +35,15 @@ folder "Imported"; llmmon remove-dashboard removes one.`, dashimport.MaxSize>>20
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			// Loaded without secrets (see withoutSecrets): the only one this command can use is
+			// Grafana's admin password, to have Grafana reload; without it, the dashboard is kept
+			// for the next `up` and Grafana is not touched.
+			s, src, err := a.loadSpec(cmd.Context(), cmd)
 			if err != nil {
 				return err
 			}
-			return a.withRuntime(cmd, func(e *stack.Engine) error {
+			noPassword := grafanaPasswordUnavailable(s, src)
+			run := func(e *stack.Engine) error {
 				res, err := e.ImportDashboard(cmd.Context(), s, args[0], stack.ImportOptions{})
 				if err != nil {
 					return err
@@ -51,6 +56,8 @@ folder "Imported"; llmmon remove-dashboard removes one.`, dashimport.MaxSize>>20
 					fmt.Fprintln(w, "Loaded into the running Grafana (provisioned from its file, folder \"Imported\").")
 				case res.Running:
 					fmt.Fprintf(w, "Copied into the running Grafana: %s.\n", res.Note)
+				case noPassword != "":
+					fmt.Fprintf(w, "Not loaded into a running Grafana: %s. Grafana gets it at the next `llmmon up`; or set it and import again to load it now.\n", noPassword)
 				default:
 					fmt.Fprintln(w, "The stack is not running: Grafana gets it at the next `llmmon up`.")
 				}
@@ -64,7 +71,12 @@ folder "Imported"; llmmon remove-dashboard removes one.`, dashimport.MaxSize>>20
 					}
 				}
 				return nil
-			})
+			}
+			if noPassword != "" {
+				// Reloading Grafana needs the password: keep the dashboard without touching Grafana.
+				return run(a.engine())
+			}
+			return a.withRuntime(cmd, run)
 		},
 	}
 	c.Flags().StringVar(&folder, "folder", "Imported", "Grafana folder title")
@@ -167,4 +179,21 @@ func size(n int64) string {
 		return fmt.Sprintf("%d KiB", (n+1<<9)>>10)
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+
+}
+
+// grafanaPasswordUnavailable says why the spec's Grafana admin password is not at hand (a
+// variable that is not set, a file that cannot be read), or "" when it is or when llmmon
+// generated it (then it is in the data directory).
+func grafanaPasswordUnavailable(s *spec.Spec, src *spec.Source) string {
+	if s.Grafana.AdminPassword != "" {
+		return ""
+	}
+	if v := src.UnsetVariable("grafana.admin_password"); v != "" {
+		return fmt.Sprintf("grafana.admin_password names the environment variable %s, which is not set", v)
+	}
+	if f := s.Grafana.AdminPasswordFile; f != "" {
+		return fmt.Sprintf("grafana.admin_password_file %s cannot be read", f)
+	}
+	return ""
 }

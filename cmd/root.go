@@ -151,8 +151,8 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 		newAddTargetCmd(a),
 		newRemoveTargetCmd(a),
 		withoutSecrets(a, newTargetsCmd(a)),
-		newImportDashboardCmd(a),
-		newRemoveDashboardCmd(a),
+		withoutSecrets(a, newImportDashboardCmd(a)),
+		withoutSecrets(a, newRemoveDashboardCmd(a)),
 		withoutSecrets(a, newDashboardsCmd(a)),
 		newRenderCmd(a),
 		newValidateCmd(a),
@@ -213,7 +213,10 @@ func (a *app) loadSpec(ctx context.Context, cmd *cobra.Command) (*spec.Spec, *sp
 }
 
 // withoutSecrets marks a command that never uses a secret (down, status, logs, targets, alert
-// test): an unset ${VAR} in a secret field is not an error for it.
+// test), or only Grafana's admin password and can do without it (import-dashboard): an unset
+// ${VAR} in a secret field is not an error for it. up, render and validate write or check the
+// secrets; add-target and remove-target re-render the running stack's configuration, secrets
+// included; they all need them.
 func withoutSecrets(a *app, c *cobra.Command) *cobra.Command {
 	run := c.RunE
 	c.RunE = func(cmd *cobra.Command, args []string) error {

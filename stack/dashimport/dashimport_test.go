@@ -317,7 +317,7 @@ func TestResolveUIDAndErrors(t *testing.T) {
 	for in, want := range map[string]string{
 		`[1, 2]`:                   "want a JSON object, got an array",
 		`{"panels": []}`:           "no title",
-		`<html>`:                   "not valid JSON",
+		`<html>`:                   "not JSON",
 		`{"title": "a"} {"b": 1}`:  "data after the dashboard",
 		`{"title": "a", "uid": 1}`: "",
 	} {

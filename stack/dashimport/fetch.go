@@ -21,6 +21,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/llmmon/llmmon/stack/spec"
 )
 
 // GrafanaComURL is the base of grafana.com's dashboard API; tests point it elsewhere.
@@ -90,14 +92,18 @@ func Fetch(ctx context.Context, c *http.Client, source string) (data []byte, ori
 		if err != nil {
 			return nil, source, err
 		}
-		return data, source, nil
+		return data, source, Check(data, redactURL(source))
 	}
 	if m := idRe.FindStringSubmatch(source); m != nil {
 		if st, err := os.Stat(source); err != nil || st.IsDir() {
 			return fetchGrafanaCom(ctx, c, m[1], m[2])
 		}
 	}
-	return readFile(source)
+	data, origin, err = readFile(source)
+	if err != nil {
+		return nil, origin, err
+	}
+	return data, origin, Check(data, source)
 }
 
 func readFile(path string) ([]byte, string, error) {
@@ -107,7 +113,10 @@ func readFile(path string) ([]byte, string, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, origin, fmt.Errorf("read dashboard: %w", err)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, origin, fmt.Errorf("%w: dashboard %s: %w\n    hint: check the path; a grafana.com dashboard is given by its number, e.g. 12239", spec.ErrInvalid, path, err)
+		}
+		return nil, origin, fmt.Errorf("%w: read dashboard: %w\n    hint: check the file's permissions", spec.ErrInvalid, err)
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxSize {
@@ -115,13 +124,10 @@ func readFile(path string) ([]byte, string, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, origin, fmt.Errorf("read dashboard %s: %w", path, err)
+		return nil, origin, fmt.Errorf("%w: read dashboard %s: %w\n    hint: give the path of a dashboard JSON file", spec.ErrInvalid, path, err)
 	}
 	if len(data) > MaxSize {
 		return nil, origin, tooLarge(path, 0) // a pipe, or a file that grew
-	}
-	if !isJSON(data) {
-		return nil, origin, fmt.Errorf("%s is not JSON: it starts with %s", path, head(data))
 	}
 	return data, origin, nil
 }
@@ -157,7 +163,7 @@ func fetchGrafanaCom(ctx context.Context, c *http.Client, id, rev string) ([]byt
 		}
 		return nil, u, fmt.Errorf("download grafana.com dashboard %s (revision %s): %w", id, rev, err)
 	}
-	return data, u, nil
+	return data, u, Check(data, u)
 }
 
 // unreachable tells a network that cannot reach the host (DNS, dial, timeout) from an answer.
@@ -179,10 +185,23 @@ func unreachable(err error) bool {
 // httpStatusError is a non-2xx answer.
 type httpStatusError struct {
 	url, status, detail string
+	code                int
 }
 
 func (e *httpStatusError) Error() string {
-	return fmt.Sprintf("%s answered %s: %s", e.url, e.status, e.detail)
+	msg := fmt.Sprintf("%s answered %s: %s", e.url, e.status, e.detail)
+	if e.code == http.StatusNotFound {
+		msg += "\n    hint: check the URL, or the grafana.com dashboard number (and revision)"
+	}
+	return msg
+}
+
+// Unwrap makes a 404 bad input (spec.ErrInvalid): the URL or the dashboard ID is wrong.
+func (e *httpStatusError) Unwrap() error {
+	if e.code == http.StatusNotFound {
+		return spec.ErrInvalid
+	}
+	return nil
 }
 
 func get(ctx context.Context, c *http.Client, u string) ([]byte, error) {
@@ -218,10 +237,10 @@ func get(ctx context.Context, c *http.Client, u string) ([]byte, error) {
 		if detail == "" {
 			detail = describe(ct, data)
 		}
-		return nil, &httpStatusError{url: redactURL(u), status: resp.Status, detail: detail}
+		return nil, &httpStatusError{url: redactURL(u), status: resp.Status, detail: detail, code: resp.StatusCode}
 	}
 	if !isJSON(data) {
-		return nil, fmt.Errorf("%s did not answer JSON but %s", redactURL(u), describe(ct, data))
+		return nil, fmt.Errorf("%w: %s did not answer JSON but %s\n    hint: give the address of the dashboard's JSON itself (on GitHub, the Raw link), or download it and import the file", spec.ErrInvalid, redactURL(u), describe(ct, data))
 	}
 	return data, nil
 }

@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 
@@ -96,7 +94,7 @@ type resolver struct {
 //   - the uid is kept (made valid: at most 40 of [a-zA-Z0-9_-]) or, when absent, derived from
 //     the title ("imp-" and 12 hex digits of its SHA-256), and the id is set to null.
 //
-// Unknown fields are kept. Every Prometheus query is then parsed with Prometheus' parser;
+// Unknown fields are kept. A malformed dashboard is an *InputError (see Check). Every Prometheus query is then parsed with Prometheus' parser;
 // the failures are listed in ParseErrors, they do not fail Resolve. The JSON may also be
 // Grafana's API form {"dashboard": {…}, "meta": {…}}.
 func Resolve(data []byte, o Options) (*Result, error) {
@@ -106,14 +104,14 @@ func Resolve(data []byte, o Options) (*Result, error) {
 	if !uidOK.MatchString(o.DatasourceUID) || !uidOK.MatchString(o.FolderUID) {
 		return nil, fmt.Errorf("resolve dashboard: invalid uid in options (datasource %q, folder %q): want at most 40 of a-z, A-Z, 0-9, _ and -", o.DatasourceUID, o.FolderUID)
 	}
+	if err := Check(data, ""); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
 	dec.UseNumber() // keep numbers exactly as written
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("resolve dashboard: not valid JSON: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("resolve dashboard: not valid JSON: data after the dashboard object")
 	}
 	d, ok := v.(map[string]any)
 	if !ok {
@@ -124,10 +122,7 @@ func Resolve(data []byte, o Options) (*Result, error) {
 		d = inner
 	}
 	title, _ := d["title"].(string)
-	title = strings.TrimSpace(title)
-	if title == "" {
-		return nil, errors.New("resolve dashboard: the dashboard has no title; is this a Grafana dashboard JSON?")
-	}
+	title = strings.TrimSpace(title) // Check made sure there is one
 
 	r := &resolver{uid: o.DatasourceUID, dsInputs: map[string]bool{}, consts: map[string]string{}}
 	inputs, _ := d["__inputs"].([]any)
@@ -214,6 +209,8 @@ func jsonKind(v any) string {
 		return "a boolean"
 	case nil:
 		return "null"
+	case map[string]any:
+		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
 }

@@ -2,8 +2,10 @@ package spec
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"reflect"
@@ -34,10 +36,12 @@ type Source struct {
 	keys map[string]Pos
 	// set records the paths the user wrote (as opposed to defaults).
 	set map[string]bool
+	// unset records, by path, the environment variable a field names that is not set.
+	unset map[string]string
 }
 
 func newSource(file string) *Source {
-	return &Source{File: file, pos: map[string]Pos{}, keys: map[string]Pos{}, set: map[string]bool{}}
+	return &Source{File: file, pos: map[string]Pos{}, keys: map[string]Pos{}, set: map[string]bool{}, unset: map[string]string{}}
 }
 
 // At returns the position of the value at path, or of its closest written ancestor.
@@ -69,21 +73,72 @@ func (s *Source) AtKey(path string) Pos {
 	return s.At(path)
 }
 
-// IsSet reports whether the user wrote the field at path.
+// IsSet reports whether the user wrote a value for the field at path (an empty value, as in
+// `port:`, counts as absent).
 func (s *Source) IsSet(path string) bool { return s != nil && s.set[path] }
+
+// UnsetVariable returns the environment variable that the field at path names and that is not
+// set, or "". Only LoadIgnoringUnsetSecrets returns a spec with such a field.
+func (s *Source) UnsetVariable(path string) string {
+	if s == nil {
+		return ""
+	}
+	return s.unset[path]
+}
 
 type decoder struct {
 	src      *Source
 	env      LookupEnv
 	problems Problems
+	// inAlias is how many aliases deep the decoder is; expanded counts the values that
+	// aliases expand to, bounded by maxAliasExpansion.
+	inAlias, expanded int
+	tooManyAliases    bool
+	// sizes memoizes aliasSize; -1 marks a node being measured.
+	sizes map[*yaml.Node]int
 }
+
+// aliasSize returns how many values n expands to, the aliases inside it expanded (at most
+// maxAliasExpansion+1), and whether it contains an alias of itself. It visits each node once.
+func (d *decoder) aliasSize(n *yaml.Node) (int, bool) {
+	if d.sizes == nil {
+		d.sizes = map[*yaml.Node]int{}
+	}
+	if s, ok := d.sizes[n]; ok {
+		return max(s, 0), s < 0
+	}
+	d.sizes[n] = -1 // stays -1 when n contains itself
+	total := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		s, cyclic := d.aliasSize(n.Alias)
+		if cyclic {
+			return 0, true
+		}
+		total = s
+	}
+	for _, c := range n.Content {
+		s, cyclic := d.aliasSize(c)
+		if cyclic {
+			return 0, true
+		}
+		total = min(total+s, maxAliasExpansion+1)
+	}
+	d.sizes[n] = total
+	return total, false
+}
+
+// maxAliasExpansion bounds the values YAML aliases may expand to. A spec that uses anchors and
+// aliases (labels shared by a hundred targets, a receiver repeated under two names) expands to a
+// few hundred; the bound stops a small file from expanding to millions ("billion laughs"), and
+// keeps what a refused file costs to a millisecond or two.
+const maxAliasExpansion = 2000
 
 func (d *decoder) fail(n *yaml.Node, path, msg, hint string) {
 	line, col := 1, 1
 	if n != nil {
 		line, col = n.Line, n.Column
 	}
-	d.problems = append(d.problems, Problem{File: d.src.File, Line: line, Col: col, Path: path, Msg: msg, Hint: hint})
+	d.problems = append(d.problems, Problem{File: d.src.File, Line: line, Col: col, Path: clip(path), Msg: clip(msg), Hint: clip(hint)})
 }
 
 var lineRe = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
@@ -94,8 +149,7 @@ func Parse(file string, data []byte, env LookupEnv) (*Spec, *Source, error) {
 	src := newSource(file)
 	d := &decoder{src: src, env: env}
 	if len(data) > MaxSize {
-		d.fail(nil, "", fmt.Sprintf("the file is %.1f MiB; a spec is a few kilobytes, so this is probably not a spec file", float64(len(data))/(1<<20)), fmt.Sprintf("specs larger than %d KiB are refused", MaxSize>>10))
-		return nil, src, d.problems
+		return nil, src, Problems{tooLarge(file, int64(len(data)))}
 	}
 	if i := bytes.IndexByte(data, 0); i >= 0 || !utf8.Valid(data) {
 		if i < 0 {
@@ -134,12 +188,34 @@ func Parse(file string, data []byte, env LookupEnv) (*Spec, *Source, error) {
 	}
 	s := &Spec{}
 	d.decode(&root, reflect.ValueOf(s).Elem(), "")
+	if d.tooManyAliases {
+		return nil, src, d.problems.sorted()
+	}
 	if len(d.problems) > 0 {
 		// The spec is still returned, decoded as far as possible, so that validation can report
 		// its own problems alongside these.
 		return s, src, d.problems.sorted()
 	}
 	return s, src, nil
+}
+
+// tooLarge is the problem of a spec file of size bytes, over MaxSize.
+func tooLarge(file string, size int64) Problem {
+	return Problem{File: file, Line: 1, Col: 1,
+		Msg:  fmt.Sprintf("the file is %s; a spec is a few kilobytes, so this is probably not a spec file", byteSize(size)),
+		Hint: fmt.Sprintf("llmmon reads spec files of at most %s; check that -f points at your llmmon.yaml", byteSize(MaxSize))}
+}
+
+// byteSize formats n bytes for people: "1 MiB (1048576 bytes)", "4.2 MiB (4400000 bytes)".
+func byteSize(n int64) string {
+	const mib = 1 << 20
+	switch {
+	case n%mib == 0:
+		return fmt.Sprintf("%d MiB (%d bytes)", n/mib, n)
+	case n >= mib:
+		return fmt.Sprintf("%.1f MiB (%d bytes)", float64(n)/mib, n)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func invalidUTF8At(b []byte) int {
@@ -206,13 +282,37 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(n.Content[0], v, path)
 		return
 	case yaml.AliasNode:
+		if d.tooManyAliases {
+			return
+		}
+		if d.inAlias == 0 {
+			// The alias's whole expansion is counted before it is decoded (the aliases
+			// inside it included), so that a refused expansion costs nothing.
+			size, cyclic := d.aliasSize(n.Alias)
+			switch {
+			case cyclic:
+				d.fail(n, path, fmt.Sprintf("the alias *%s is inside the value it refers to, so it never ends", n.Value),
+					"an anchor (&name) cannot hold its own alias; write the value out")
+				return
+			case d.expanded+size > maxAliasExpansion:
+				d.tooManyAliases = true
+				d.fail(n, path, fmt.Sprintf("the YAML aliases (*name) expand to more than %d values", maxAliasExpansion),
+					"a spec needs only a few anchors and aliases; write the repeated parts out, or alias smaller parts")
+				return
+			}
+			d.expanded += size
+		}
+		d.inAlias++
 		d.decode(n.Alias, v, path)
+		d.inAlias--
 		return
 	}
 	d.src.pos[path] = Pos{n.Line, n.Column}
-	d.src.set[path] = true
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && v.Kind() != reflect.String {
-		return // an empty value leaves the default
+	if isNull(n) && v.Kind() != reflect.String {
+		return // an empty value leaves the default, as if the field were absent
+	}
+	if !isNull(n) {
+		d.src.set[path] = true
 	}
 	switch v.Type() {
 	case durationType:
@@ -281,7 +381,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		case "false", "no", "off":
 			v.SetBool(false)
 		default:
-			d.fail(n, path, fmt.Sprintf("expected true or false, got %q", s), "")
+			d.fail(n, path, fmt.Sprintf("expected true or false, got %q", s), "write true or false (yes/no and on/off work too)")
 		}
 	case reflect.Int:
 		s, ok := d.scalar(n, path, true)
@@ -290,7 +390,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		i, err := strconv.Atoi(s)
 		if err != nil {
-			d.fail(n, path, fmt.Sprintf("expected a whole number, got %q", s), "")
+			d.fail(n, path, fmt.Sprintf("expected a whole number, got %q", s), "write digits only, e.g. 9090, without quotes or units")
 			return
 		}
 		v.SetInt(int64(i))
@@ -301,16 +401,25 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			d.fail(n, path, fmt.Sprintf("expected a number, got %q", s), "")
+			d.fail(n, path, fmt.Sprintf("expected a number, got %q", s), "write a number such as 90 or 2.5")
 			return
 		}
 		v.SetFloat(f)
 	default:
-		d.fail(n, path, "unsupported field type "+v.Type().String(), "")
+		d.fail(n, path, "unsupported field type "+v.Type().String(), "this is a bug in llmmon; please report it with your spec")
 	}
 }
 
 func strconvQuote(s string) string { return strconv.Quote(s) }
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
 
 // fields returns the yaml names of a struct's fields and their indexes.
 func fields(t reflect.Type) ([]string, map[string]int) {
@@ -338,7 +447,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.fail(k, path, "expected a field name, got "+kindName(k), "")
+			d.fail(k, path, "expected a field name, got "+kindName(k), "write `name: value`; a key cannot be a list or a mapping")
 			continue
 		}
 		key := k.Value
@@ -363,7 +472,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[key] = true
 		d.src.keys[sub] = Pos{k.Line, k.Column}
+		before := len(d.problems)
 		d.decode(val, v.Field(fi), sub)
+		if len(d.problems) == before {
+			d.explicitZero(val, v.Field(fi), v.Type().Field(fi), sub)
+		}
 	}
 }
 
@@ -372,7 +485,7 @@ var envRe = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}|\$
 // scalar returns a scalar's text with ${VAR} expanded.
 func (d *decoder) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "expected a single value, got "+kindName(n), "")
+		d.fail(n, path, "expected a single value, got "+kindName(n), "write the value on the same line as its key, e.g. `key: value`")
 		return "", false
 	}
 	if n.Tag == "!!null" {
@@ -403,6 +516,7 @@ func (d *decoder) scalar(n *yaml.Node, path string, expand bool) (string, bool) 
 		ok = false
 		d.fail(n, path, fmt.Sprintf("environment variable %s is not set", sm[1]), fmt.Sprintf("export %s before running llmmon, or write ${%s:-default}", sm[1], sm[1]))
 		d.problems[len(d.problems)-1].UnsetEnv = true
+		d.src.unset[path] = sm[1]
 		return ""
 	})
 	return out, ok
@@ -437,12 +551,30 @@ func (d Duration) String() string { return model.Duration(d).String() }
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // ReadSpecFile reads a spec file, reading at most MaxSize+1 bytes so that a huge file is refused
-// without being read whole.
+// without being read whole. Its errors wrap ErrInvalid; a file over MaxSize is Problems naming
+// its real size.
 func ReadSpecFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s: no such file\n    hint: check the -f path, or run `llmmon init` to write a spec", ErrInvalid, path)
+		}
+		return nil, fmt.Errorf("%w: cannot read %s: %v\n    hint: check the file's permissions, and that -f names a file", ErrInvalid, path, unwrapPathErr(err))
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot read %s: %v\n    hint: check that -f names a regular file", ErrInvalid, path, unwrapPathErr(err))
+	}
+	if len(data) > MaxSize {
+		st, err := f.Stat()
+		if err != nil || !st.Mode().IsRegular() || st.Size() < int64(len(data)) {
+			// A pipe or device: its size is unknown.
+			p := tooLarge(path, int64(len(data)))
+			p.Msg = fmt.Sprintf("%s holds more than %s; a spec is a few kilobytes, so this is probably not a spec file", path, byteSize(MaxSize))
+			return nil, Problems{p}
+		}
+		return nil, Problems{tooLarge(path, st.Size())}
+	}
+	return data, nil
 }

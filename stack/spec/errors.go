@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrInvalid is wrapped by every error that comes from bad spec input, so the CLI can exit 2.
@@ -45,10 +46,18 @@ func (p Problem) String() string {
 // Problems is every error found in one spec. It is an error that wraps ErrInvalid.
 type Problems []Problem
 
+// maxShown is how many problems Error lists; a file with more is rarely a spec, and the first
+// ones say what is wrong.
+const maxShown = 100
+
 func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
+	lines := make([]string, 0, min(len(ps), maxShown)+1)
 	for i, p := range ps {
-		lines[i] = p.String()
+		if i == maxShown {
+			lines = append(lines, fmt.Sprintf("... and %d more problem(s) not shown", len(ps)-maxShown))
+			break
+		}
+		lines = append(lines, p.String())
 	}
 	return strings.Join(lines, "\n")
 }
@@ -66,17 +75,44 @@ func (ps Problems) sorted() Problems {
 	return ps
 }
 
+// maxSuggestLen is the longest word suggest compares by edit distance: names in a spec are
+// short, and the distance costs the product of the two lengths.
+const maxSuggestLen = 64
+
+// maxText is the longest message or hint a problem keeps: a value quoted in a message may be
+// as long as the file.
+const maxText = 300
+
+// clip shortens s to about maxText bytes, cutting at a character boundary.
+func clip(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	cut := maxText - 60
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", s[:cut], len(s))
+}
+
 // suggest returns the candidate closest to s when it is close enough to be a likely typo.
 func suggest(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	ls := strings.ToLower(s)
-	for _, c := range candidates {
-		d := levenshtein(ls, strings.ToLower(c))
-		if d < bestD {
-			best, bestD = c, d
+	limit := max(2, len(s)/3)
+	if len(ls) <= maxSuggestLen {
+		for _, c := range candidates {
+			lc := strings.ToLower(c)
+			// The distance is at least the difference in length: skip what cannot be close
+			// (this also keeps long candidates out of the quadratic comparison).
+			if len(lc) > len(ls)+limit || len(ls) > len(lc)+limit {
+				continue
+			}
+			if d := levenshtein(ls, lc); d < bestD {
+				best, bestD = c, d
+			}
 		}
 	}
-	limit := max(2, len(s)/3)
 	if bestD <= limit {
 		return best
 	}

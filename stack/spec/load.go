@@ -3,7 +3,6 @@ package spec
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -17,10 +16,7 @@ const DefaultFile = "llmmon.yaml"
 func Load(path string, env LookupEnv) (*Spec, *Source, error) {
 	data, err := ReadSpecFile(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("%w: %s: no such file", ErrInvalid, path)
-		}
-		return nil, nil, fmt.Errorf("%w: read %s: %v", ErrInvalid, path, unwrapPathErr(err))
+		return nil, nil, err
 	}
 	return LoadBytes(path, data, env)
 }
@@ -31,7 +27,7 @@ func Load(path string, env LookupEnv) (*Spec, *Source, error) {
 func LoadIgnoringUnsetSecrets(path string, env LookupEnv) (*Spec, *Source, error) {
 	data, err := ReadSpecFile(path)
 	if err != nil {
-		return Load(path, env)
+		return nil, nil, err
 	}
 	return load(path, data, env, true)
 }
@@ -77,7 +73,7 @@ func (s *Spec) ResolveSecretFiles() error {
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return fmt.Errorf("%w: read secret file %s: %v", ErrInvalid, file, unwrapPathErr(err))
+			return fmt.Errorf("%w: cannot read the secret file %s: %v\n    hint: create the file, or fix its path in the spec", ErrInvalid, file, unwrapPathErr(err))
 		}
 		*dst = Secret(strings.TrimRight(string(b), "\r\n"))
 		return nil
@@ -114,44 +110,60 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // mergeProblems joins decoding and validation problems, leaving out validation problems about a
-// field whose decoding already failed (its value is missing, so the second message would only
-// repeat the first).
+// field whose decoding already failed, or about a field above it (its value is missing, so the
+// second message would only repeat the first).
 func mergeProblems(decoded, validated Problems) Problems {
 	out := append(Problems{}, decoded...)
-	for _, v := range validated {
-		dup := false
-		for _, d := range decoded {
-			if d.Path != "" && (v.Path == d.Path || strings.HasPrefix(d.Path, v.Path+".") || strings.HasPrefix(d.Path, v.Path+"[")) {
-				dup = true
-				break
-			}
+	failed := map[string]bool{} // the paths of failed fields and of every field above them
+	for _, d := range decoded {
+		if d.Path != "" {
+			addAncestors(failed, d.Path, ".[")
 		}
-		if !dup {
+	}
+	for _, v := range validated {
+		if !failed[v.Path] {
 			out = append(out, v)
 		}
 	}
 	return out.sorted()
 }
 
+// addAncestors puts path and every path above it (cut at one of seps) into set.
+func addAncestors(set map[string]bool, path, seps string) {
+	for p := path; p != "" && !set[p]; {
+		set[p] = true
+		i := strings.LastIndexAny(p, seps)
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+}
+
 // dropUnset removes the problems of unset environment variables, and the validation problems
-// of the fields that held them (an empty URL is "required").
+// of the fields that held them, or are above or below them (an empty URL is "required").
 func dropUnset(dec, val Problems) (Problems, Problems) {
 	unset := map[string]bool{}
+	above := map[string]bool{} // unset fields and the fields above them
 	var keep Problems
 	for _, p := range dec {
 		if p.UnsetEnv {
 			unset[p.Path] = true
+			addAncestors(above, p.Path, ".")
 			continue
 		}
 		keep = append(keep, p)
 	}
 	var keepV Problems
 	for _, p := range val {
-		drop := false
-		for u := range unset {
-			if p.Path == u || strings.HasPrefix(u, p.Path+".") || strings.HasPrefix(p.Path, u+".") {
-				drop = true
+		drop := above[p.Path]
+		for q := p.Path; !drop; {
+			i := strings.LastIndexByte(q, '.')
+			if i < 0 {
+				break
 			}
+			q = q[:i]
+			drop = unset[q]
 		}
 		if !drop {
 			keepV = append(keepV, p)

@@ -64,6 +64,7 @@ func schemaFor(t reflect.Type, path string, docs map[string]string) map[string]a
 			if e, ok := enums[sub]; ok {
 				s["enum"] = e
 			}
+			noZero(s, f, sub)
 			props[name] = s
 			if !strings.Contains(opts, "omitempty") {
 				required = append(required, name)
@@ -88,6 +89,31 @@ func schemaFor(t reflect.Type, path string, docs map[string]string) map[string]a
 		return map[string]any{"type": "boolean"}
 	}
 	return map[string]any{}
+}
+
+// noZero puts into s the rule of explicit.go: a value written for a field with a default may
+// not be zero (or empty).
+func noZero(s map[string]any, f reflect.StructField, path string) {
+	if f.Tag.Get("zero") == "allowed" {
+		return
+	}
+	name := path[strings.LastIndexByte(path, '.')+1:]
+	switch {
+	case f.Type == durationType:
+		s["not"] = map[string]any{"pattern": `^(0+(ms|s|m|h|d|w|y))+$`}
+	case path == "version":
+		s["enum"] = []int{1}
+	case f.Type.Kind() == reflect.Int && (name == "port" || strings.HasPrefix(path, "internal_ports.")):
+		s["minimum"], s["maximum"] = 1, 65535
+	case f.Type.Kind() == reflect.Int:
+		s["minimum"] = 1
+	case f.Type.Kind() == reflect.Float64:
+		s["exclusiveMinimum"] = 0
+	case f.Type.Kind() == reflect.String && f.Type != secretType:
+		if _, ok := stringDefaults[indexRe.ReplaceAllString(path, "[]")]; ok {
+			s["minLength"] = 1
+		}
+	}
 }
 
 // fieldDocs reads the doc comments of the spec's struct fields from the embedded source.

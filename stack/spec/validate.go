@@ -20,6 +20,8 @@ var (
 	hhmmRe      = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	imageRe     = regexp.MustCompile(`^[a-z0-9]+([._/:@-][A-Za-z0-9_.-]+)*$`)
 	hostPathRe  = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*/?$`)
+	mobileRe    = regexp.MustCompile(`^\+?[0-9-]{5,20}$`)
+	sizeRe      = regexp.MustCompile(`^[0-9]+(B|KB|MB|GB|TB|PB|EB)$`)
 )
 
 // ReservedLabels may not be set in a target's labels: llmmon sets them itself.
@@ -30,6 +32,30 @@ var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 type validator struct {
 	src *Source
 	ps  Problems
+	// suggested counts the "did you mean" searches over the spec's own names (targets,
+	// receivers), which cost one comparison per name: bounded, so that thousands of wrong
+	// references to thousands of names stay fast.
+	suggested int
+}
+
+// maxSuggestions is how many wrong references to targets or receivers get a "did you mean".
+const maxSuggestions = 20
+
+func (v *validator) suggest(s string, candidates []string) string {
+	if v.suggested++; v.suggested > maxSuggestions {
+		return ""
+	}
+	return suggest(s, candidates)
+}
+
+// listSome lists names for a hint: all of them when there are few, else the first ones and
+// how many there are.
+func listSome(names []string) string {
+	const show = 10
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s, ... (%d in all)", strings.Join(names[:show], ", "), len(names))
 }
 
 func (v *validator) add(path, msg, hint string) {
@@ -46,7 +72,7 @@ func (v *validator) addAt(p Pos, path, msg, hint string) {
 	if v.src != nil {
 		file = v.src.File
 	}
-	v.ps = append(v.ps, Problem{File: file, Line: p.Line, Col: p.Col, Path: path, Msg: msg, Hint: hint})
+	v.ps = append(v.ps, Problem{File: file, Line: p.Line, Col: p.Col, Path: clip(path), Msg: clip(msg), Hint: clip(hint)})
 }
 
 // Validate checks a spec after defaults and returns every problem found, or nil. src may be nil
@@ -73,7 +99,7 @@ func (s *Spec) Validate(src *Source) error {
 		v.add("timezone", fmt.Sprintf("unknown time zone %q", s.Timezone), hint)
 	}
 	if s.GPU != "auto" && s.GPU != "on" && s.GPU != "off" {
-		v.add("gpu", fmt.Sprintf("gpu must be auto, on or off, got %q", s.GPU), "")
+		v.add("gpu", fmt.Sprintf("gpu must be auto, on or off, got %q", s.GPU), "auto runs dcgm-exporter when an NVIDIA GPU and runtime are present; on requires them; off never runs it")
 	}
 	if a := s.DCGMExporterAddress; a != "" {
 		if h, port, err := net.SplitHostPort(a); err != nil || h == "" || port == "" {
@@ -87,7 +113,7 @@ func (s *Spec) Validate(src *Source) error {
 	v.notify(s)
 	v.images(s)
 	if s.Grafana.AdminPassword != "" && s.Grafana.AdminPasswordFile != "" {
-		v.add("grafana.admin_password_file", "set admin_password or admin_password_file, not both", "")
+		v.add("grafana.admin_password_file", "set admin_password or admin_password_file, not both", "remove one of the two lines")
 	}
 	v.secretFile("grafana.admin_password_file", s.Grafana.AdminPasswordFile)
 	if s.Alertmanager.ExternalURL != "" {
@@ -132,15 +158,15 @@ func (v *validator) ports(s *Spec) {
 func (v *validator) prometheus(s *Spec) {
 	p := s.Prometheus
 	if p.ScrapeInterval.D() < time.Second {
-		v.add("prometheus.scrape_interval", "scrape_interval must be at least 1s", "")
+		v.add("prometheus.scrape_interval", fmt.Sprintf("scrape_interval %s is too short", p.ScrapeInterval), "use at least 1s; the default is 5s")
 	}
 	if p.EvaluationInterval.D() < time.Second {
-		v.add("prometheus.evaluation_interval", "evaluation_interval must be at least 1s", "")
+		v.add("prometheus.evaluation_interval", fmt.Sprintf("evaluation_interval %s is too short", p.EvaluationInterval), "use at least 1s; the default is 5s")
 	}
 	if p.Retention.D() < time.Hour {
 		v.add("prometheus.retention", fmt.Sprintf("retention %s is too short", p.Retention), "keep at least 1h; the default is 15d")
 	}
-	if p.RetentionSize != "" && !regexp.MustCompile(`^[0-9]+(B|KB|MB|GB|TB|PB|EB)$`).MatchString(p.RetentionSize) {
+	if p.RetentionSize != "" && !sizeRe.MatchString(p.RetentionSize) {
 		v.add("prometheus.retention_size", fmt.Sprintf("invalid size %q", p.RetentionSize), "write a number and a unit, e.g. 50GB")
 	}
 }
@@ -212,10 +238,10 @@ func (v *validator) targets(s *Spec) {
 			v.add(p+".url", fmt.Sprintf("invalid url %q: %v", t.URL, err), "write http://host:port[/metrics] or host:port")
 		}
 		if t.MetricsPath != "" && !strings.HasPrefix(t.MetricsPath, "/") {
-			v.add(p+".metrics_path", fmt.Sprintf("metrics_path %q must start with /", t.MetricsPath), "")
+			v.add(p+".metrics_path", fmt.Sprintf("metrics_path %q must start with /", t.MetricsPath), "write the path part only, e.g. /metrics")
 		}
 		if t.ScrapeInterval != 0 && t.ScrapeInterval.D() < time.Second {
-			v.add(p+".scrape_interval", "scrape_interval must be at least 1s", "")
+			v.add(p+".scrape_interval", fmt.Sprintf("scrape_interval %s is too short", t.ScrapeInterval), "use at least 1s, or leave it out to use prometheus.scrape_interval")
 		}
 		for _, k := range sortedKeys(t.Labels) {
 			lp := p + ".labels." + k
@@ -244,7 +270,7 @@ func (v *validator) thresholds(path string, t Thresholds) {
 		val  float64
 	}{{"throughput_min", t.ThroughputMin}, {"queue_length", t.QueueLength}, {"gpu_temp_celsius", t.GPUTempCelsius}} {
 		if p.val < 0 {
-			v.add(path+"."+p.name, fmt.Sprintf("%s must not be negative", p.name), "")
+			v.add(path+"."+p.name, fmt.Sprintf("%s must not be negative, got %g", p.name, p.val), "write a number above 0, or leave the field out to get the default")
 		}
 	}
 	for _, p := range []struct {
@@ -252,30 +278,32 @@ func (v *validator) thresholds(path string, t Thresholds) {
 		val  Duration
 	}{{"latency_p95", t.LatencyP95}, {"ttft_p95", t.TTFTP95}, {"tpot_p95", t.TPOTP95}, {"down_for", t.DownFor}} {
 		if p.val < 0 {
-			v.add(path+"."+p.name, fmt.Sprintf("%s must not be negative", p.name), "")
+			v.add(path+"."+p.name, fmt.Sprintf("%s must not be negative", p.name), "write a duration above zero such as 500ms or 30s, or leave the field out to get the default")
 		}
 	}
 }
 
 func (v *validator) alerts(s *Spec) {
 	v.thresholds("alerts.thresholds", s.Alerts.Thresholds)
+	var names []string
+	targets := map[string]bool{}
+	for _, t := range s.Targets {
+		names = append(names, t.Name)
+		targets[t.Name] = true
+	}
 	for i, o := range s.Alerts.Overrides {
 		p := fmt.Sprintf("alerts.overrides[%d]", i)
 		switch {
 		case o.Target == "" && o.Engine == "":
 			v.add(p, "an override needs a target or an engine", "add `target: NAME` or `engine: vllm`")
 		case o.Target != "" && o.Engine != "":
-			v.add(p, "an override names a target or an engine, not both", "")
+			v.add(p, "an override names a target or an engine, not both", "split it into two overrides, one with `target:` and one with `engine:`")
 		case o.Target != "":
-			found := false
-			var names []string
-			for _, t := range s.Targets {
-				names = append(names, t.Name)
-				found = found || t.Name == o.Target
-			}
-			if !found {
-				hint := "targets: " + strings.Join(names, ", ")
-				if sug := suggest(o.Target, names); sug != "" {
+			if !targets[o.Target] {
+				hint := "targets: " + listSome(names)
+				if len(names) == 0 {
+					hint = "the spec has no targets; add the target under targets, or write `engine: vllm` to override a whole engine"
+				} else if sug := v.suggest(o.Target, names); sug != "" {
 					hint = fmt.Sprintf("did you mean %q? ", sug) + hint
 				}
 				v.add(p+".target", fmt.Sprintf("no target named %q", o.Target), hint)
@@ -294,7 +322,7 @@ func (v *validator) alerts(s *Spec) {
 			v.add(p+".end", fmt.Sprintf("invalid time %q", w.End), "write HH:MM, e.g. 18:00")
 		}
 		if hhmmRe.MatchString(w.Start) && hhmmRe.MatchString(w.End) && w.Start >= w.End {
-			v.add(p+".end", "working hours must end after they start", "")
+			v.add(p+".end", "working hours must end after they start", "write both times as HH:MM in 24-hour form, e.g. start: \"09:00\", end: \"18:00\"; working hours cannot cross midnight")
 		}
 		for i, d := range w.Days {
 			if !slices.Contains(weekdays, strings.ToLower(d)) {
@@ -308,7 +336,7 @@ func (v *validator) alerts(s *Spec) {
 			v.add("alerts.anomaly.z_score", "z_score must be positive", "3 is a common choice")
 		}
 		if a.Window.D() < 10*time.Minute {
-			v.add("alerts.anomaly.window", "the anomaly window must be at least 10m", "")
+			v.add("alerts.anomaly.window", fmt.Sprintf("the anomaly window %s is too short", a.Window), "use at least 10m; the default is 1h")
 		}
 	}
 }
@@ -339,7 +367,7 @@ func (v *validator) secretURL(path string, val Secret, file, mustHost, mustParam
 		return
 	}
 	if val != "" && file != "" {
-		v.add(path, "set url or url_file, not both", "")
+		v.add(path, "set url or url_file, not both", "remove one of the two lines")
 		return
 	}
 	v.secretFile(path+"_file", file)
@@ -352,7 +380,7 @@ func (v *validator) secretURL(path string, val Secret, file, mustHost, mustParam
 	case err != nil || u.Host == "":
 		v.add(path, "the URL is not valid (value hidden: it may hold a token)", "write the full https://... address the platform gave you")
 	case u.Scheme != "https" && u.Scheme != "http":
-		v.add(path, "the URL must start with https://", "")
+		v.add(path, "the URL must start with https://", "copy the whole address the platform gave you, starting with https://")
 	case mustParam != "" && u.Query().Get(mustParam) == "":
 		v.add(path, fmt.Sprintf("the URL has no %s parameter", mustParam), fmt.Sprintf("copy the whole webhook address, e.g. https://%s?%s=...", mustHost, mustParam))
 	}
@@ -368,7 +396,7 @@ func (v *validator) notify(s *Spec) {
 		} else if !targetRe.MatchString(r.Name) {
 			v.add(p+".name", fmt.Sprintf("invalid receiver name %q", r.Name), "use letters, digits, -, _ and .")
 		} else if j, dup := names[r.Name]; dup {
-			v.add(p+".name", fmt.Sprintf("duplicate receiver name %q (also notify.receivers[%d])", r.Name, j), "")
+			v.add(p+".name", fmt.Sprintf("duplicate receiver name %q (also notify.receivers[%d])", r.Name, j), "give every receiver its own name")
 		} else {
 			names[r.Name] = i
 			all = append(all, r.Name)
@@ -380,7 +408,7 @@ func (v *validator) notify(s *Spec) {
 			}
 		}
 		if n != 1 {
-			v.add(p, fmt.Sprintf("receiver %q must have exactly one of email, dingtalk, wecom, wecom_app, webhook (it has %d)", r.Name, n), "")
+			v.add(p, fmt.Sprintf("receiver %q must have exactly one of email, dingtalk, wecom, wecom_app, webhook (it has %d)", r.Name, n), "split a receiver with two kinds into two receivers, each with its own name")
 		}
 		if e := r.Email; e != nil {
 			v.email(p+".email", e)
@@ -388,15 +416,15 @@ func (v *validator) notify(s *Spec) {
 		if d := r.DingTalk; d != nil {
 			v.secretURL(p+".dingtalk.url", d.URL, d.URLFile, "oapi.dingtalk.com/robot/send", "access_token")
 			if d.Secret != "" && d.SecretFile != "" {
-				v.add(p+".dingtalk.secret_file", "set secret or secret_file, not both", "")
+				v.add(p+".dingtalk.secret_file", "set secret or secret_file, not both", "remove one of the two lines")
 			}
 			v.secretFile(p+".dingtalk.secret_file", d.SecretFile)
 			if d.Secret != "" && !strings.HasPrefix(d.Secret.Value(), "SEC") {
 				v.add(p+".dingtalk.secret", "a DingTalk signing secret starts with SEC (value hidden)", "copy it from the robot's security settings, \"加签\"")
 			}
 			for j, m := range d.AtMobiles {
-				if !regexp.MustCompile(`^\+?[0-9-]{5,20}$`).MatchString(m) {
-					v.add(fmt.Sprintf("%s.dingtalk.at_mobiles[%d]", p, j), fmt.Sprintf("%q is not a mobile number", m), "")
+				if !mobileRe.MatchString(m) {
+					v.add(fmt.Sprintf("%s.dingtalk.at_mobiles[%d]", p, j), fmt.Sprintf("%q is not a mobile number", m), "write the number as digits, e.g. \"13800000000\" (quoted)")
 				}
 			}
 		}
@@ -409,7 +437,7 @@ func (v *validator) notify(s *Spec) {
 				v.add(q, "wecom_app needs corp_id", "find it under My Company > Company Info")
 			}
 			if w.AgentID == "" {
-				v.add(q, "wecom_app needs agent_id", "")
+				v.add(q, "wecom_app needs agent_id", "find it on the application's page in the WeCom admin console, e.g. agent_id: \"1000002\"")
 			}
 			if w.Secret == "" && w.SecretFile == "" {
 				v.add(q, "wecom_app needs secret or secret_file", "write secret: ${WECOM_APP_SECRET}")
@@ -420,7 +448,7 @@ func (v *validator) notify(s *Spec) {
 			}
 			if w.APIURL != "" {
 				if u, err := url.Parse(w.APIURL); err != nil || u.Host == "" {
-					v.add(q+".api_url", fmt.Sprintf("invalid URL %q", w.APIURL), "")
+					v.add(q+".api_url", fmt.Sprintf("invalid URL %q", w.APIURL), "leave it out for https://qyapi.weixin.qq.com/cgi-bin/, or write a full https://host/path/ address")
 				}
 			}
 		}
@@ -436,18 +464,21 @@ func (v *validator) notify(s *Spec) {
 	}{{"critical", rt.Critical}, {"warning", rt.Warning}, {"info", rt.Info}} {
 		for i, n := range sev.list {
 			if _, ok := names[n]; !ok {
-				hint := "receivers: " + strings.Join(all, ", ")
+				hint := "receivers: " + listSome(all)
 				if len(all) == 0 {
 					hint = "define it under notify.receivers"
-				} else if sug := suggest(n, all); sug != "" {
+				} else if sug := v.suggest(n, all); sug != "" {
 					hint = fmt.Sprintf("did you mean %q? ", sug) + hint
 				}
 				v.add(fmt.Sprintf("notify.route.%s[%d]", sev.name, i), fmt.Sprintf("no receiver named %q", n), hint)
 			}
 		}
 	}
-	if rt.GroupWait < 0 || rt.GroupInterval.D() < time.Second || rt.RepeatInterval.D() < time.Minute {
-		v.add("notify.route", "group_interval must be at least 1s and repeat_interval at least 1m", "")
+	if rt.GroupInterval.D() < time.Second {
+		v.add("notify.route.group_interval", fmt.Sprintf("group_interval %s is too short", rt.GroupInterval), "use at least 1s; the default is 1m")
+	}
+	if rt.RepeatInterval.D() < time.Minute {
+		v.add("notify.route.repeat_interval", fmt.Sprintf("repeat_interval %s is too short", rt.RepeatInterval), "use at least 1m; the default is 4h")
 	}
 }
 
@@ -457,13 +488,13 @@ func (v *validator) email(p string, e *Email) {
 	}
 	for i, a := range e.To {
 		if _, err := mail.ParseAddress(a); err != nil {
-			v.add(fmt.Sprintf("%s.to[%d]", p, i), fmt.Sprintf("%q is not an email address", a), "")
+			v.add(fmt.Sprintf("%s.to[%d]", p, i), fmt.Sprintf("%q is not an email address", a), "write name@example.com")
 		}
 	}
 	if e.From == "" {
 		v.add(p, "email needs `from`, the sender address", "from: llmmon@example.com")
 	} else if _, err := mail.ParseAddress(e.From); err != nil {
-		v.add(p+".from", fmt.Sprintf("%q is not an email address", e.From), "")
+		v.add(p+".from", fmt.Sprintf("%q is not an email address", e.From), "write name@example.com")
 	}
 	if e.Smarthost == "" {
 		v.add(p, "email needs `smarthost`, the SMTP server as host:port", "smarthost: smtp.example.com:587")
@@ -480,7 +511,7 @@ func (v *validator) email(p string, e *Email) {
 		v.add(p+".tls", fmt.Sprintf("tls must be starttls, tls or none, got %q", e.TLS), hint)
 	}
 	if e.Password != "" && e.PasswordFile != "" {
-		v.add(p+".password_file", "set password or password_file, not both", "")
+		v.add(p+".password_file", "set password or password_file, not both", "remove one of the two lines")
 	}
 	if e.Username != "" && e.Password == "" && e.PasswordFile == "" {
 		v.add(p, "email has a username but no password", "add password: ${SMTP_PASSWORD} or password_file: /path")
