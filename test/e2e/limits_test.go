@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmmon/llmmon/internal/testenv"
+)
+
+// hugeMetrics serves a /metrics of size bytes, generated while it is sent (never held in
+// memory): a few vLLM series, so that add-target recognises the engine, then filler lines. It
+// stops writing as soon as the client goes away, and records the most it wrote to one client.
+type hugeMetrics struct {
+	size int64
+
+	mu       sync.Mutex
+	requests int
+	maxSent  int64
+}
+
+const vllmPrefix = `# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{model_name="qwen"} 0
+# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{model_name="qwen"} 0
+# TYPE llmmon_test_filler gauge
+`
+
+func (h *hugeMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	line := "llmmon_test_filler{pad=\"" + strings.Repeat("x", 80) + "\"} 1\n"
+	chunk := []byte(strings.Repeat(line, 64<<10/len(line)))
+	n, err := io.WriteString(w, vllmPrefix)
+	sent := int64(n)
+	for err == nil && sent < h.size && r.Context().Err() == nil {
+		n, err = w.Write(chunk[:min(int64(len(chunk)), h.size-sent)])
+		sent += int64(n)
+	}
+	h.mu.Lock()
+	h.requests++
+	h.maxSent = max(h.maxSent, sent)
+	h.mu.Unlock()
+}
+
+func (h *hugeMetrics) stats() (int, int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.requests, h.maxSent
+}
+
+// promAPI GETs path (with its query) from the stack's Prometheus and decodes the JSON answer
+// into v. Every call of these tests to Prometheus goes through it, so that credentials have one
+// place to go.
+func (e *stackEnv) promAPI(t *testing.T, path string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", e.prom, path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("prometheus %s: HTTP %d: %s", path, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("prometheus %s: %v: %s", path, err, b)
+	}
+}
+
+// promValue returns the value of a PromQL query that must return one series, or -1 when it
+// returns none.
+func (e *stackEnv) promValue(t *testing.T, q string) float64 {
+	t.Helper()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	e.promAPI(t, "/api/v1/query?query="+url.QueryEscape(q), &r)
+	if len(r.Data.Result) == 0 {
+		return -1
+	}
+	if len(r.Data.Result) > 1 {
+		t.Fatalf("%s: %d series, want one", q, len(r.Data.Result))
+	}
+	var f float64
+	fmt.Sscan(r.Data.Result[0].Value[1].(string), &f)
+	return f
+}
+
+// containerMemory returns a container's memory use now and its peak (cgroup v1's max_usage;
+// 0 where the engine does not report it), from the Docker Engine API's stats.
+func containerMemory(t *testing.T, id string) (usage, peak uint64) {
+	t.Helper()
+	sock := "/var/run/docker.sock"
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		p, ok := strings.CutPrefix(h, "unix://")
+		if !ok {
+			testenv.SkipOrFail(t, "DOCKER_HOST="+h+": this test reads container stats over a unix socket")
+		}
+		sock = p
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := c.Get("http://docker/containers/" + id + "/stats?stream=false&one-shot=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		MemoryStats struct {
+			Usage    uint64 `json:"usage"`
+			MaxUsage uint64 `json:"max_usage"`
+		} `json:"memory_stats"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.MemoryStats.Usage == 0 {
+		t.Fatalf("the Docker Engine reports no memory use for container %s", id)
+	}
+	return st.MemoryStats.Usage, st.MemoryStats.MaxUsage
+}
+
+// TestIntegrationBoundedScrape: a target whose /metrics is 2 GB. add-target exits non-zero
+// within about a scrape interval, saying the body is over the body_size limit; the target stays
+// in the spec and Prometheus keeps trying it, reading no more than the limit each time, so its
+// memory stays bounded over several scrapes; the self-alert names the target, and
+// LLMServiceDown does not call the service down.
+func TestIntegrationBoundedScrape(t *testing.T) {
+	requireImages(t)
+	huge := &hugeMetrics{size: 2 << 30}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: huge}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	e := newStack(t, "")
+	if code, out := e.run(t, "up", "--timeout", "90s"); code != 0 {
+		t.Fatalf("up: %d\n%s", code, out)
+	}
+	prom := e.containers(t)["prometheus"]
+
+	start := time.Now()
+	code, out := e.run(t, "add-target", "big", "http://"+l.Addr().String())
+	took := time.Since(start)
+	if code != 1 {
+		t.Fatalf("add-target of a 2 GB target: exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{"Added big (vllm)", "Prometheus' first scrape of big failed", "larger than the body_size limit (64MB)", "limits: {body_size: ...}", "stays in " + e.spec} {
+		if !strings.Contains(out, want) {
+			t.Errorf("add-target output does not say %q:\n%s", want, out)
+		}
+	}
+	// The e2e stack scrapes every 2s; the old add-target waited its whole minute.
+	if took > 20*time.Second {
+		t.Errorf("add-target took %s to report a failed first scrape", took)
+	}
+	if !strings.Contains(readFile(t, e.spec), "name: big") {
+		t.Fatal("the target was not kept in the spec")
+	}
+
+	// Several more scrapes of it, each refused at the limit, while Prometheus' memory is watched.
+	const bound = 500 << 20
+	var maxUsage, peak uint64
+	failures := func() float64 {
+		return e.promValue(t, `prometheus_target_scrapes_exceeded_body_size_limit_total{job="prometheus"}`)
+	}
+	first := failures()
+	deadline := time.Now().Add(40 * time.Second)
+	fired := false
+	for !fired || failures() < first+5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 40s: ScrapeBodySizeLimitExceeded firing %v, body_size failures %v (from %v)", fired, failures(), first)
+		}
+		u, p := containerMemory(t, prom)
+		maxUsage, peak = max(maxUsage, u), max(peak, p)
+		var r struct {
+			Data struct {
+				Alerts []struct {
+					Labels map[string]string `json:"labels"`
+					State  string            `json:"state"`
+				} `json:"alerts"`
+			} `json:"data"`
+		}
+		e.promAPI(t, "/api/v1/alerts", &r)
+		for _, a := range r.Data.Alerts {
+			switch {
+			case a.Labels["alertname"] == "ScrapeBodySizeLimitExceeded" && a.Labels["target"] == "big" && a.State == "firing":
+				fired = true
+			case a.Labels["alertname"] == "LLMServiceDown" && a.Labels["target"] == "big":
+				t.Fatalf("LLMServiceDown says big is down (%s); it answers, over a limit", a.State)
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	if v := e.promValue(t, `scrape_body_size_bytes{target="big",job="vllm"}`); v != -1 {
+		t.Errorf("scrape_body_size_bytes of big = %v, want -1 (over body_size_limit)", v)
+	}
+	if v := e.promValue(t, `up{target="big",job="vllm"}`); v != 0 {
+		t.Errorf("up of big = %v, want 0", v)
+	}
+	reqs, sent := huge.stats()
+	t.Logf("prometheus memory: max usage seen %d MiB, peak %d MiB; %d requests to the 2 GB target, at most %d MiB sent to one", maxUsage>>20, peak>>20, reqs, sent>>20)
+	if maxUsage > bound || peak > bound {
+		t.Errorf("prometheus used %d MiB (peak %d MiB), want under %d MiB", maxUsage>>20, peak>>20, bound>>20)
+	}
+	if reqs < 6 {
+		t.Errorf("the target was requested %d times, want the probe and at least 5 scrapes", reqs)
+	}
+	// Prometheus (and the probe) hung up at their limits: nothing read anywhere near 2 GB.
+	if sent > 256<<20 {
+		t.Errorf("%d MiB were sent to one client; the body_size limit is 64 MiB", sent>>20)
+	}
+	code, out = e.run(t, "targets")
+	if code != 0 || !strings.Contains(out, "body size limit exceeded") {
+		t.Errorf("targets: exit %d, want big's LAST ERROR\n%s", code, out)
+	}
+}
