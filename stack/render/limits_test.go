@@ -24,7 +24,7 @@ func TestScrapeLimits(t *testing.T) {
 targets:
   - {name: plain, engine: vllm, url: "127.0.0.1:8000"}
   - {name: big, engine: vllm, url: "https://10.0.0.5:8443/stats", scrape_interval: 15s, labels: {team: x}, limits: {body_size: 1GB, labels: 30}}
-  - {name: same, engine: sglang, url: "127.0.0.1:30000", limits: {samples: 1000}}
+  - {name: same, engine: sglang, url: "127.0.0.1:30000", limits: {samples: 1000, body_size: 64MiB}}
 `), 0o644)
 	s, _, err := spec.Load(p, env)
 	if err != nil {

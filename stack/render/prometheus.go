@@ -85,8 +85,13 @@ func promLimitsOf(l spec.Limits) (promLimits, error) {
 // job label either way (the job's static config sets it), so rules and dashboards, which match
 // on job, see no difference; only the scrape pool's name, in Prometheus' targets page, differs.
 func OwnJob(s *spec.Spec, t spec.Target) string {
-	if t.Limits == nil || s.LimitsFor(t) == s.LimitsFor(spec.Target{}) {
+	if t.Limits == nil {
 		return ""
+	}
+	own, oerr := promLimitsOf(s.LimitsFor(t))
+	stack, serr := promLimitsOf(s.LimitsFor(spec.Target{}))
+	if oerr == nil && serr == nil && own == stack {
+		return "" // the same limits, written differently (64MB, 64MiB)
 	}
 	return JobFor(t.Engine) + "-" + t.Name
 }
