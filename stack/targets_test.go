@@ -13,7 +13,7 @@ func TestExplainScrapeError(t *testing.T) {
 	l := spec.DefaultLimits
 	checked := 0
 	for _, c := range []struct{ lastErr, want string }{
-		{"body size limit exceeded", "larger than the body_size limit (64MB)"},
+		{"body size limit exceeded", "larger than the body_size limit (16MB)"},
 		{"sample limit exceeded", "more samples than the samples limit (50000)"},
 		{`label_limit exceeded (metric: vllm:x, number of labels: 70, limit: 64)`, "more labels than the labels limit (64)"},
 		{`label_name_length_limit exceeded (metric: x, label name: y, length: 300, limit: 256)`, "label name is longer than the label_name_length limit (256)"},

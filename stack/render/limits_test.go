@@ -24,7 +24,7 @@ func TestScrapeLimits(t *testing.T) {
 targets:
   - {name: plain, engine: vllm, url: "127.0.0.1:8000"}
   - {name: big, engine: vllm, url: "https://10.0.0.5:8443/stats", scrape_interval: 15s, labels: {team: x}, limits: {body_size: 1GB, labels: 30}}
-  - {name: same, engine: sglang, url: "127.0.0.1:30000", limits: {samples: 1000, body_size: 64MiB}}
+  - {name: same, engine: sglang, url: "127.0.0.1:30000", limits: {samples: 1000, body_size: 16MiB}}
 `), 0o644)
 	s, _, err := spec.Load(p, env)
 	if err != nil {
@@ -44,7 +44,7 @@ targets:
 	if cfg.Global["extra_scrape_metrics"] != true {
 		t.Errorf("extra_scrape_metrics is not on (the limit alerts need scrape_sample_limit and scrape_body_size_bytes): %v", cfg.Global)
 	}
-	stack := map[string]any{"body_size_limit": "64MiB", "sample_limit": 1000, "label_limit": 64, "label_name_length_limit": 256, "label_value_length_limit": 512}
+	stack := map[string]any{"body_size_limit": "16MiB", "sample_limit": 1000, "label_limit": 64, "label_name_length_limit": 256, "label_value_length_limit": 512}
 	jobs := map[string]map[string]any{}
 	for _, j := range cfg.ScrapeConfigs {
 		name := j["job_name"].(string)

@@ -11,11 +11,14 @@ import (
 // for one model (about 95 bytes a sample) and at most 15 labels on a series (vllm:cache_config_info,
 // 20 with the target's own labels), label names of at most 24 bytes and values of at most 18;
 // Triton/TensorRT-LLM and dcgm-exporter expose fewer. 50000 samples is about 190 such models or
-// LoRA adapters on one server; 50000 samples of 95 bytes are under 5 MiB, so a 64 MiB body is hit
-// only by an endpoint that is broken (or not a metrics endpoint at all), and bounds what one scrape
-// can make Prometheus hold in memory.
+// LoRA adapters on one server. 50000 samples of 95 bytes are under 5 MiB, so a 16 MiB body (over
+// 3 times that, or 50000 samples of 335 bytes) is hit only by an endpoint that is broken or far
+// over the sample limit anyway. The body limit is what bounds Prometheus' memory, at several
+// times the limit: it grows its read buffer by doubling and collects the garbage later, so a
+// target answering 2 GB took Prometheus from 33 MiB to 566 MiB resident with a 64 MiB limit
+// (test/e2e TestIntegrationBoundedScrape), and to 215 MiB with 16 MiB.
 var DefaultLimits = Limits{
-	BodySize:         "64MB",
+	BodySize:         "16MB",
 	Samples:          50000,
 	Labels:           64,
 	LabelNameLength:  256,

@@ -33,7 +33,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s.LimitsFor(s.Targets[0]), (Limits{BodySize: "64MB", Samples: 1000, Labels: 64, LabelNameLength: 256, LabelValueLength: 4096}); got != want {
+	if got, want := s.LimitsFor(s.Targets[0]), (Limits{BodySize: "16MB", Samples: 1000, Labels: 64, LabelNameLength: 256, LabelValueLength: 4096}); got != want {
 		t.Errorf("target a: %+v, want %+v", got, want)
 	}
 	if got, want := s.LimitsFor(s.Targets[1]), (Limits{BodySize: "1GB", Samples: 1000, Labels: 64, LabelNameLength: 256, LabelValueLength: 100}); got != want {

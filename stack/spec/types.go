@@ -93,8 +93,8 @@ type Target struct {
 // whole: the target shows as down with the reason, and ScrapeLimitExceeded alerts. Zero or
 // unset fields take the defaults.
 type Limits struct {
-	// Largest uncompressed /metrics response, e.g. 64MB (1MB = 1024KB, as Prometheus counts;
-	// default 64MB). Prometheus stops reading there, so a huge response cannot exhaust its memory.
+	// Largest uncompressed /metrics response, e.g. 16MB (1MB = 1024KB, as Prometheus counts;
+	// default 16MB). Prometheus stops reading there, so a huge response cannot exhaust its memory.
 	BodySize string `yaml:"body_size,omitempty" json:"body_size,omitempty"`
 	// Most samples one scrape may return (default 50000; a vLLM server with one model returns about 260).
 	Samples int `yaml:"samples,omitempty" json:"samples,omitempty"`
