@@ -169,11 +169,27 @@ func containerMemory(t *testing.T, id string) uint64 {
 	return m.Usage - cache
 }
 
+// smallMetrics serves a vLLM /metrics of n distinct series.
+func smallMetrics(n int) http.Handler {
+	var b strings.Builder
+	b.WriteString(vllmPrefix)
+	for i := range n {
+		fmt.Fprintf(&b, "llmmon_test_filler{i=\"%d\"} 1\n", i)
+	}
+	body := b.String()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		io.WriteString(w, body)
+	})
+}
+
 // TestIntegrationBoundedScrape: a target whose /metrics is 2 GB. add-target exits non-zero
 // within about a scrape interval, saying the body is over the body_size limit; the target stays
 // in the spec and Prometheus keeps trying it, reading no more than the limit each time, so its
 // memory stays bounded over several scrapes; the self-alert names the target, and
-// LLMServiceDown does not call the service down.
+// LLMServiceDown does not call the service down. Alongside, a target with a sample limit of its
+// own (100, for 300 series) is scraped by a job of its own that keeps job="vllm", and its
+// scrapes are refused with ScrapeSampleLimitExceeded.
 func TestIntegrationBoundedScrape(t *testing.T) {
 	requireImages(t)
 	huge := &hugeMetrics{size: 2 << 30}
@@ -185,7 +201,15 @@ func TestIntegrationBoundedScrape(t *testing.T) {
 	go srv.Serve(l)
 	defer srv.Close()
 
-	e := newStack(t, "")
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := &http.Server{Handler: smallMetrics(300)}
+	go small.Serve(sl)
+	defer small.Close()
+
+	e := newStack(t, fmt.Sprintf("targets:\n  - {name: small, engine: vllm, url: %q, limits: {samples: 100}}\n", "http://"+sl.Addr().String()))
 	if code, out := e.run(t, "up", "--timeout", "90s"); code != 0 {
 		t.Fatalf("up: %d\n%s", code, out)
 	}
@@ -218,10 +242,10 @@ func TestIntegrationBoundedScrape(t *testing.T) {
 	}
 	first := failures()
 	deadline := time.Now().Add(40 * time.Second)
-	fired := false
-	for !fired || failures() < first+5 {
+	fired, firedSmall := false, false
+	for !fired || !firedSmall || failures() < first+5 {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 40s: ScrapeBodySizeLimitExceeded firing %v, body_size failures %v (from %v)", fired, failures(), first)
+			t.Fatalf("after 40s: ScrapeBodySizeLimitExceeded firing %v, ScrapeSampleLimitExceeded firing %v, body_size failures %v (from %v)", fired, firedSmall, failures(), first)
 		}
 		var r struct {
 			Data struct {
@@ -236,8 +260,10 @@ func TestIntegrationBoundedScrape(t *testing.T) {
 			switch {
 			case a.Labels["alertname"] == "ScrapeBodySizeLimitExceeded" && a.Labels["target"] == "big" && a.State == "firing":
 				fired = true
-			case a.Labels["alertname"] == "LLMServiceDown" && a.Labels["target"] == "big":
-				t.Fatalf("LLMServiceDown says big is down (%s); it answers, over a limit", a.State)
+			case a.Labels["alertname"] == "ScrapeSampleLimitExceeded" && a.Labels["target"] == "small" && a.Labels["job"] == "vllm" && a.State == "firing":
+				firedSmall = true
+			case a.Labels["alertname"] == "LLMServiceDown" && (a.Labels["target"] == "big" || a.Labels["target"] == "small"):
+				t.Fatalf("LLMServiceDown says %s is down (%s); it answers, over a limit", a.Labels["target"], a.State)
 			}
 		}
 		time.Sleep(time.Second)
@@ -250,6 +276,31 @@ func TestIntegrationBoundedScrape(t *testing.T) {
 	}
 	if v := e.promValue(t, `up{target="big",job="vllm"}`); v != 0 {
 		t.Errorf("up of big = %v, want 0", v)
+	}
+	if v := e.promValue(t, `scrape_sample_limit{target="small",job="vllm"}`); v != 100 {
+		t.Errorf("scrape_sample_limit of small = %v, want its own 100", v)
+	}
+	if v := e.promValue(t, `scrape_samples_scraped{target="small",job="vllm"}`); v < 300 {
+		t.Errorf("scrape_samples_scraped of small = %v, want its 300 series and more", v)
+	}
+	var tg struct {
+		Data struct {
+			Active []struct {
+				ScrapePool string            `json:"scrapePool"`
+				Labels     map[string]string `json:"labels"`
+				LastError  string            `json:"lastError"`
+			} `json:"activeTargets"`
+		} `json:"data"`
+	}
+	e.promAPI(t, "/api/v1/targets?state=active", &tg)
+	pools := map[string]string{}
+	for _, a := range tg.Data.Active {
+		if a.Labels["target"] != "" {
+			pools[a.Labels["target"]] = a.ScrapePool + " " + a.Labels["job"] + " " + a.LastError
+		}
+	}
+	if pools["small"] != "vllm-small vllm sample limit exceeded" || pools["big"] != "vllm vllm body size limit exceeded" {
+		t.Errorf("scrape pool, job and last error by target: %q", pools)
 	}
 	sent := huge.requests()
 	t.Logf("prometheus memory: %d MiB before the target, at most %d MiB while it was scraped (docker stats), resident at most %.0f MiB (its own process_resident_memory_bytes); MiB sent per request: %v", baseline>>20, most>>20, rss/(1<<20), mib(sent))
