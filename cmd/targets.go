@@ -38,7 +38,12 @@ func newAddTargetCmd(a *app) *cobra.Command {
 		Long: `add-target probes URL's metrics endpoint and recognises the engine from its metric names,
 adds the target to the spec file (its comments and layout survive) and, when the stack runs,
 to Prometheus' file-based service discovery (a reload, never a restart), with the engine's rules
-and dashboards attached. It waits until Prometheus has scraped the new target and says so.`,
+and dashboards attached. It waits until Prometheus has scraped the new target and says so.
+
+When that first scrape fails (for example the response is over the body_size limit, or has
+more samples than the samples limit), add-target stops waiting, says why and what to do, and
+exits 1; the target stays in the spec (it is valid) and Prometheus keeps trying it.
+With --force the failure is reported and the exit code is 0.`,
 		Example: `  llmmon add-target qwen http://127.0.0.1:8000
   llmmon add-target embed 10.0.0.7:30000 --engine sglang --label team=search
   llmmon add-target later 10.0.0.9:8000 --force   # not running yet`,
@@ -63,7 +68,7 @@ and dashboards attached. It waits until Prometheus has scraped the new target an
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
 				res, err := e.AddTarget(cmd.Context(), a.flags.file, s, t, stack.AddTargetOptions{Force: force, Wait: wait})
-				if err != nil {
+				if res == nil {
 					return err
 				}
 				w := a.streams.ErrOut
@@ -73,10 +78,15 @@ and dashboards attached. It waits until Prometheus has scraped the new target an
 				}
 				fmt.Fprintln(w, ".")
 				switch {
+				case err != nil:
+					// The first scrape failed: the error says why and what to do.
+					return err
 				case !res.Running:
 					fmt.Fprintln(w, "The stack is not running: `llmmon up` starts it with this target.")
 				case res.Scraped:
 					fmt.Fprintf(w, "Prometheus scraped it %s after it was added (no restart).\n", res.Waited.Round(100*time.Millisecond))
+				case res.Failed:
+					fmt.Fprintf(w, "Prometheus' first scrape failed (kept, --force): %s\n", res.LastErr)
 				case res.LastErr != "":
 					fmt.Fprintf(w, "Prometheus has not scraped it successfully yet: %s\n", res.LastErr)
 				default:
@@ -89,7 +99,7 @@ and dashboards attached. It waits until Prometheus has scraped the new target an
 	c.Flags().StringVar(&engine, "engine", "auto", "engine: auto, vllm, sglang, tgi, llamacpp, triton, lmdeploy, custom")
 	c.Flags().StringArrayVar(&labels, "label", nil, "extra label key=value (repeatable)")
 	c.Flags().BoolVar(&force, "force", false, "add the target even if it does not answer now")
-	c.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the first successful scrape")
+	c.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the first scrape")
 	return c
 }
 

@@ -18,12 +18,16 @@ import (
 // ErrUnreachable is returned by AddTarget when the target does not answer (use Force).
 var ErrUnreachable = errors.New("target unreachable")
 
+// ErrScrapeFailed is returned by AddTarget when Prometheus' first scrape of the new target
+// failed (a limit exceeded, an error answer, a timeout). The target stays in the spec.
+var ErrScrapeFailed = errors.New("first scrape failed")
+
 // AddTargetOptions control AddTarget.
 type AddTargetOptions struct {
 	// Force adds a target that does not answer yet.
 	Force bool
-	// Wait bounds the wait for the first successful scrape (default 1m; 0 after defaults means
-	// do not wait).
+	// Wait bounds the wait for the first scrape (default 1m; 0 after defaults means do not
+	// wait). The wait ends at the first scrape, whether it succeeds or fails.
 	Wait time.Duration
 	// Up options used when the stack runs.
 	Up UpOptions
@@ -37,6 +41,7 @@ type TargetResult struct {
 	Scraped  bool   // Prometheus scraped the new target successfully
 	Waited   time.Duration
 	LastErr  string // Prometheus' last scrape error when not scraped
+	Failed   bool   // Prometheus tried a scrape and it failed (LastErr says why)
 	Reloaded bool
 }
 
@@ -57,7 +62,9 @@ func (e *Engine) ProbeTarget(ctx context.Context, t spec.Target) (detect.Found, 
 
 // AddTarget probes a new target, adds it to the spec file (keeping its comments) and, when the
 // stack runs, to Prometheus' file-based discovery without restarting Prometheus; then it waits
-// for the first successful scrape.
+// for Prometheus' first scrape of it. When that scrape fails (and Force is not set), it returns
+// the result together with an error wrapping ErrScrapeFailed that says why in plain words; the
+// target stays in the spec file and in Prometheus, which keeps trying it.
 func (e *Engine) AddTarget(ctx context.Context, specFile string, s *spec.Spec, t spec.Target, o AddTargetOptions) (*TargetResult, error) {
 	for _, x := range s.Targets {
 		if x.Name == t.Name {
@@ -96,7 +103,41 @@ func (e *Engine) AddTarget(ctx context.Context, specFile string, s *spec.Spec, t
 		return nil, err
 	}
 	next.Targets[len(next.Targets)-1] = t
-	return e.applyTargets(ctx, &next, t.Name, o, res)
+	res, err = e.applyTargets(ctx, &next, t.Name, o, res)
+	if err != nil || !res.Failed || o.Force {
+		return res, err
+	}
+	return res, fmt.Errorf("%w: %s", ErrScrapeFailed, ExplainScrapeError(specFile, t.Name, res.LastErr, next.LimitsFor(t)))
+}
+
+// ExplainScrapeError puts Prometheus' error for a failed scrape of target name in plain words,
+// with what to do. l is the limits the target is scraped with; specFile is where they are set.
+func ExplainScrapeError(specFile, name, lastErr string, l spec.Limits) string {
+	set := func(field string) string {
+		return fmt.Sprintf("fix the endpoint, or give %s a higher limit in %s (under the target, `limits: {%s: ...}`) and run `llmmon up`", name, specFile, field)
+	}
+	var why, todo string
+	switch {
+	case strings.Contains(lastErr, "body size limit exceeded"):
+		why = fmt.Sprintf("its metrics response is larger than the body_size limit (%s), so Prometheus stopped reading it", l.BodySize)
+		todo = set("body_size")
+	case strings.Contains(lastErr, "sample limit exceeded"):
+		why = fmt.Sprintf("it returned more samples than the samples limit (%d)", l.Samples)
+		todo = set("samples")
+	case strings.Contains(lastErr, "label_limit exceeded"):
+		why = fmt.Sprintf("a series has more labels than the labels limit (%d): %s", l.Labels, lastErr)
+		todo = set("labels")
+	case strings.Contains(lastErr, "label_name_length_limit exceeded"):
+		why = fmt.Sprintf("a label name is longer than the label_name_length limit (%d): %s", l.LabelNameLength, lastErr)
+		todo = set("label_name_length")
+	case strings.Contains(lastErr, "label_value_length_limit exceeded"):
+		why = fmt.Sprintf("a label value is longer than the label_value_length limit (%d): %s", l.LabelValueLength, lastErr)
+		todo = set("label_value_length")
+	default:
+		why = "Prometheus could not scrape it: " + lastErr
+		todo = "check that the service runs and that its metrics endpoint answers from this host"
+	}
+	return fmt.Sprintf("Prometheus' first scrape of %s failed: %s; %s. The target stays in %s and Prometheus keeps trying it; `llmmon remove-target %s` removes it", name, why, todo, specFile, name)
 }
 
 // RemoveTarget removes a target from the spec file and, when the stack runs, from Prometheus.
@@ -155,16 +196,26 @@ func (e *Engine) applyTargets(ctx context.Context, s *spec.Spec, wait string, o 
 	start := time.Now()
 	deadline := start.Add(o.Wait)
 	for {
-		ts, err := e.Targets(ctx, s)
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ts, err := e.promTargets(cctx, s)
+		cancel()
 		if err == nil {
 			for _, t := range ts {
-				if t.Target == wait {
-					res.LastErr = t.LastError
-					if t.Health == "up" {
-						res.Scraped = true
-						res.Waited = time.Since(start)
-						return res, nil
-					}
+				if t.Labels["target"] != wait {
+					continue
+				}
+				res.LastErr = strings.TrimSpace(t.LastError)
+				switch {
+				case t.Health == "up":
+					res.Scraped = true
+					res.Waited = time.Since(start)
+					return res, nil
+				case t.Health == "down" && !t.LastScrape.IsZero():
+					// Prometheus tried, and the scrape failed: waiting longer would only show
+					// the same error again.
+					res.Failed = true
+					res.Waited = time.Since(start)
+					return res, nil
 				}
 			}
 		}
@@ -197,8 +248,16 @@ func (e *Engine) Targets(ctx context.Context, s *spec.Spec) ([]TargetStatus, err
 	return out, nil
 }
 
-// activeTargets returns every active scrape target of the running Prometheus.
-func (e *Engine) activeTargets(ctx context.Context, s *spec.Spec) ([]TargetStatus, error) {
+// promTarget is one active target as Prometheus' /api/v1/targets reports it.
+type promTarget struct {
+	Labels     map[string]string `json:"labels"`
+	Health     string            `json:"health"` // up, down, or unknown before the first scrape
+	LastError  string            `json:"lastError"`
+	LastScrape time.Time         `json:"lastScrape"` // zero before the first scrape
+}
+
+// promTargets returns every active scrape target of the running Prometheus.
+func (e *Engine) promTargets(ctx context.Context, s *spec.Spec) ([]promTarget, error) {
 	prom := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Prometheus.Port)
 	code, b, err := e.httpGet(ctx, prom+"/api/v1/targets?state=active", "", "")
 	if err != nil {
@@ -209,18 +268,23 @@ func (e *Engine) activeTargets(ctx context.Context, s *spec.Spec) ([]TargetStatu
 	}
 	var tg struct {
 		Data struct {
-			Active []struct {
-				Labels    map[string]string `json:"labels"`
-				Health    string            `json:"health"`
-				LastError string            `json:"lastError"`
-			} `json:"activeTargets"`
+			Active []promTarget `json:"activeTargets"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(b, &tg); err != nil {
 		return nil, err
 	}
-	out := make([]TargetStatus, 0, len(tg.Data.Active))
-	for _, t := range tg.Data.Active {
+	return tg.Data.Active, nil
+}
+
+// activeTargets returns every active scrape target of the running Prometheus.
+func (e *Engine) activeTargets(ctx context.Context, s *spec.Spec) ([]TargetStatus, error) {
+	all, err := e.promTargets(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TargetStatus, 0, len(all))
+	for _, t := range all {
 		out = append(out, TargetStatus{Job: t.Labels["job"], Target: t.Labels["target"], Instance: t.Labels["instance"], Health: t.Health, LastError: strings.TrimSpace(t.LastError)})
 	}
 	return out, nil

@@ -131,6 +131,7 @@ func (s *Spec) ApplyDefaults() {
 	if p.EvaluationInterval == 0 {
 		p.EvaluationInterval = Duration(5 * time.Second)
 	}
+	p.Limits = p.Limits.Merge(DefaultLimits)
 	ip := &s.InternalPorts
 	if ip.NodeExporter == 0 {
 		ip.NodeExporter = 9100

@@ -84,6 +84,26 @@ type Target struct {
 	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	// Scrape interval for this target (default prometheus.scrape_interval).
 	ScrapeInterval Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
+	// Scrape limits for this target; fields not set here come from prometheus.limits. A target
+	// with limits of its own is scraped by a scrape job of its own.
+	Limits *Limits `yaml:"limits,omitempty" json:"limits,omitempty"`
+}
+
+// Limits bound what one scrape may bring into Prometheus. A scrape over any limit fails as a
+// whole: the target shows as down with the reason, and ScrapeLimitExceeded alerts. Zero or
+// unset fields take the defaults.
+type Limits struct {
+	// Largest uncompressed /metrics response, e.g. 16MB (1MB = 1024KB, as Prometheus counts;
+	// default 16MB). Prometheus stops reading there, so a huge response cannot exhaust its memory.
+	BodySize string `yaml:"body_size,omitempty" json:"body_size,omitempty"`
+	// Most samples one scrape may return (default 50000; a vLLM server with one model returns about 260).
+	Samples int `yaml:"samples,omitempty" json:"samples,omitempty"`
+	// Most labels on one series, the target's own labels (job, instance, target, engine, labels) included (default 64).
+	Labels int `yaml:"labels,omitempty" json:"labels,omitempty"`
+	// Longest label name, in bytes (default 256).
+	LabelNameLength int `yaml:"label_name_length,omitempty" json:"label_name_length,omitempty"`
+	// Longest label value, in bytes (default 4096).
+	LabelValueLength int `yaml:"label_value_length,omitempty" json:"label_value_length,omitempty"`
 }
 
 // Prometheus settings.
@@ -98,6 +118,9 @@ type Prometheus struct {
 	ScrapeInterval Duration `yaml:"scrape_interval,omitempty" json:"scrape_interval,omitempty"`
 	// Rule evaluation interval (default 5s).
 	EvaluationInterval Duration `yaml:"evaluation_interval,omitempty" json:"evaluation_interval,omitempty"`
+	// Scrape limits of every scrape job (model services and the stack's own components);
+	// targets[].limits overrides them per target.
+	Limits Limits `yaml:"limits,omitempty" json:"limits,omitempty"`
 }
 
 // Alertmanager settings.

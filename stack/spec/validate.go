@@ -109,6 +109,7 @@ func (s *Spec) Validate(src *Source) error {
 	v.ports(s)
 	v.prometheus(s)
 	v.targets(s)
+	v.limits(s)
 	v.alerts(s)
 	v.notify(s)
 	v.images(s)
