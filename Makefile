@@ -32,7 +32,7 @@ test-integration:
 	$(GO) test ./...
 
 fuzz:
-	$(GO) test ./stack/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	$(GO) test ./stack/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 test: test-images lint ## everything: unit, integration and e2e tests against real components, and the fuzzer
 	$(GO) test -count=1 -timeout 30m ./...

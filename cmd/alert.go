@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/spec"
 )
 
 func newAlertCmd(a *app) *cobra.Command {
@@ -71,6 +72,9 @@ Exit status: 0 when every receiver got the alert, 1 otherwise.`,
 				res, err := e.AlertTest(cmd.Context(), s, opts)
 				if errors.Is(err, stack.ErrUnknownReceiver) {
 					return usageError{err}
+				}
+				if errors.Is(err, stack.ErrNoReceivers) {
+					return fmt.Errorf("%w: %w", spec.ErrInvalid, err) // the spec is what is wrong: exit 2
 				}
 				if err != nil {
 					return err
