@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -111,9 +112,13 @@ func grafanaPassword(s *spec.Spec) (string, string, error) {
 // GrafanaPassword returns the Grafana admin user's password and the file it is kept in.
 func GrafanaPassword(s *spec.Spec) (string, string, error) { return grafanaPassword(s) }
 
-// markerFile is written last into each component's configuration folder, with the hash of
-// the files copied before it: the files a container really holds, read back by the next run.
-const markerFile = ".llmmon-files"
+// markerFile is written last into each component's configuration folder: a symbolic link to
+// markerPrefix + the hash of the files copied before it, so the files a container really holds
+// are read back by the next run with a stat, not a read.
+const (
+	markerFile   = ".llmmon-files"
+	markerPrefix = "files-"
+)
 
 // desiredState returns every component's container as the spec wants it.
 func (e *Engine) desiredState(s *spec.Spec, r *Rendered, grafanaPW string) []Desired {
@@ -232,10 +237,10 @@ func (e *Engine) observe(ctx context.Context, s *spec.Spec, want []Desired) (Obs
 			continue
 		}
 		g.Go(func() error {
-			b, err := e.rt.ReadFile(gctx, c.ID, dir+"/"+markerFile)
+			target, err := e.rt.ReadLink(gctx, c.ID, dir+"/"+markerFile)
 			switch {
 			case err == nil:
-				c.Files = strings.TrimSpace(string(b))
+				c.Files = strings.TrimPrefix(path.Base(target), markerPrefix)
 			case errors.Is(err, runtime.ErrNotFound):
 			default:
 				return err
@@ -243,21 +248,30 @@ func (e *Engine) observe(ctx context.Context, s *spec.Spec, want []Desired) (Obs
 			return nil
 		})
 	}
-	var mu sync.Mutex
+	if err := g.Wait(); err != nil {
+		return obs, nil, err
+	}
+	// Only the images of containers the plan creates matter: ask for those alone (a plan that
+	// assumes every image present names them).
+	obs.Images = map[string]bool{}
 	for _, d := range want {
-		img := d.Spec.Image
+		obs.Images[d.Spec.Image] = true
+	}
+	var mu sync.Mutex
+	g, gctx = errgroup.WithContext(ctx)
+	for _, st := range Plan(want, obs) {
+		if st.Op != OpCreate && st.Op != OpRecreate {
+			continue
+		}
 		g.Go(func() error {
-			ok, err := e.rt.ImagePresent(gctx, img)
+			ok, err := e.rt.ImagePresent(gctx, st.Image)
 			mu.Lock()
-			obs.Images[img] = ok
+			obs.Images[st.Image] = ok
 			mu.Unlock()
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return obs, nil, err
-	}
-	return obs, foreign, nil
+	return obs, foreign, g.Wait()
 }
 
 // owned reports whether a container carries llmmon's full set of labels with a component llmmon
@@ -640,7 +654,7 @@ func (e *Engine) copyConfig(ctx context.Context, id string, d Desired) error {
 		entries = append(entries, f)
 	}
 	// The marker goes last: it is there with this hash only when every file before it is.
-	entries = append(entries, runtime.FileEntry{Path: base + "/" + markerFile, Data: []byte(d.FilesHash + "\n"), Mode: 0o444, UID: uid, GID: gid})
+	entries = append(entries, runtime.FileEntry{Path: base + "/" + markerFile, Link: markerPrefix + d.FilesHash, Mode: 0o777, UID: uid, GID: gid})
 	if err := e.rt.CopyFiles(ctx, id, "/", entries); err != nil {
 		return fmt.Errorf("copy configuration into %s: %w", d.Component.Name, err)
 	}

@@ -67,7 +67,7 @@ func TestMarkerNotStateFileDecides(t *testing.T) {
 	}
 	p, _ := rt.Container("llmmon-unit-prometheus")
 	// An interrupted reload: the copy got only part of the files; the marker is stale.
-	if err := rt.CopyFiles(t.Context(), p.ID, "/", []runtime.FileEntry{{Path: "etc/prometheus/.llmmon-files", Data: []byte("stale\n")}}); err != nil {
+	if err := rt.CopyFiles(t.Context(), p.ID, "/", []runtime.FileEntry{{Path: "etc/prometheus/.llmmon-files", Link: "files-stale"}}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.Up(t.Context(), s, stack.UpOptions{})

@@ -105,6 +105,8 @@ type FileEntry struct {
 	UID  int
 	GID  int
 	Dir  bool
+	// Link, when set, makes the entry a symbolic link to Link (Data is then unused).
+	Link string
 }
 
 // Volume is a named volume.
@@ -177,9 +179,10 @@ type Runtime interface {
 	// removes it; it returns the container's output and an error when it exits non-zero.
 	RunOnce(ctx context.Context, spec ContainerSpec) (string, error)
 
-	// ReadFile returns the content of one regular file in a container (created, running or
-	// stopped); ErrNotFound when the file does not exist.
-	ReadFile(ctx context.Context, id, path string) ([]byte, error)
+	// ReadLink returns the target of a symbolic link in a container (created, running or
+	// stopped), resolved to an absolute path inside the container; ErrNotFound when path does not
+	// exist or is not a link. It only stats the path, which is far cheaper than reading a file.
+	ReadLink(ctx context.Context, id, path string) (string, error)
 
 	// CopyFiles writes files and directories into a container (created or running) below dir,
 	// with the owner and mode each entry names. A directory entry whose path is "." (or a path

@@ -332,7 +332,7 @@ func (f *fakeAPI) CopyToContainer(_ context.Context, id, dst string, content io.
 	return err
 }
 
-func (f *fakeAPI) CopyFromContainer(_ context.Context, id, src string) (io.ReadCloser, container.PathStat, error) {
-	f.record("copy from %s %s", id, src)
-	return nil, container.PathStat{}, errUnexpected
+func (f *fakeAPI) ContainerStatPath(_ context.Context, id, path string) (container.PathStat, error) {
+	f.record("stat %s %s", id, path)
+	return container.PathStat{}, errUnexpected
 }

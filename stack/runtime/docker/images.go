@@ -184,19 +184,22 @@ func (d *Docker) CopyFiles(ctx context.Context, id, dir string, files []runtime.
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
 		h := &tar.Header{Name: f.Path, Mode: f.Mode, Uid: f.UID, Gid: f.GID, ModTime: time.Unix(0, 0)}
-		if f.Dir {
+		switch {
+		case f.Dir:
 			h.Typeflag = tar.TypeDir
 			if !strings.HasSuffix(h.Name, "/") {
 				h.Name += "/"
 			}
-		} else {
+		case f.Link != "":
+			h.Typeflag, h.Linkname = tar.TypeSymlink, f.Link
+		default:
 			h.Typeflag = tar.TypeReg
 			h.Size = int64(len(f.Data))
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("copy files to %s: %w", id, err)
 		}
-		if !f.Dir {
+		if h.Typeflag == tar.TypeReg {
 			if _, err := tw.Write(f.Data); err != nil {
 				return fmt.Errorf("copy files to %s: %w", id, err)
 			}
@@ -211,29 +214,16 @@ func (d *Docker) CopyFiles(ctx context.Context, id, dir string, files []runtime.
 	return nil
 }
 
-// maxReadFile bounds ReadFile: it reads llmmon's own small marker files.
-const maxReadFile = 1 << 20
-
-// ReadFile implements runtime.Runtime.
-func (d *Docker) ReadFile(ctx context.Context, id, path string) ([]byte, error) {
-	rc, _, err := d.api.CopyFromContainer(ctx, id, path)
+// ReadLink implements runtime.Runtime with a stat of the path (HEAD /containers/ID/archive).
+func (d *Docker) ReadLink(ctx context.Context, id, path string) (string, error) {
+	st, err := d.api.ContainerStatPath(ctx, id, path)
 	if err != nil {
-		return nil, d.wrap(err, "read %s:%s", short(id), path)
+		return "", d.wrap(err, "stat %s:%s", short(id), path)
 	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	h, err := tr.Next()
-	if err != nil {
-		return nil, fmt.Errorf("read %s:%s: %w", short(id), path, err)
+	if st.LinkTarget == "" {
+		return "", fmt.Errorf("stat %s:%s: not a symbolic link: %w", short(id), path, runtime.ErrNotFound)
 	}
-	if h.Typeflag != tar.TypeReg {
-		return nil, fmt.Errorf("read %s:%s: not a regular file: %w", short(id), path, runtime.ErrNotFound)
-	}
-	b, err := io.ReadAll(io.LimitReader(tr, maxReadFile))
-	if err != nil {
-		return nil, fmt.Errorf("read %s:%s: %w", short(id), path, err)
-	}
-	return b, nil
+	return st.LinkTarget, nil
 }
 
 // RemoveImage removes the image ref; an image a container still uses (a conflict) or one that

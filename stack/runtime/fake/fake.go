@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -53,7 +54,7 @@ const (
 	MethodBuildImage       = "BuildImage"
 	MethodRemoveImage      = "RemoveImage"
 	MethodCopyFiles        = "CopyFiles"
-	MethodReadFile         = "ReadFile"
+	MethodReadLink         = "ReadLink"
 	MethodInspectVolume    = "InspectVolume"
 	MethodRemoveFiles      = "RemoveFiles"
 	MethodListImages       = "ListImages"
@@ -969,22 +970,26 @@ func (r *Runtime) CopyFiles(ctx context.Context, id, dir string, files []runtime
 	return nil
 }
 
-// ReadFile returns a regular file CopyFiles wrote into the container.
-func (r *Runtime) ReadFile(ctx context.Context, id, path string) ([]byte, error) {
+// ReadLink returns the target of a link CopyFiles wrote into the container, resolved to an
+// absolute path as Docker does.
+func (r *Runtime) ReadLink(ctx context.Context, id, p string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.find(id)
-	if err := r.begin(MethodReadFile, "read "+r.nameOf(id)+":"+path); err != nil {
-		return nil, err
+	if err := r.begin(MethodReadLink, "read "+r.nameOf(id)+":"+p); err != nil {
+		return "", err
 	}
 	if c == nil {
-		return nil, fmt.Errorf("read %s:%s: %w", id, path, runtime.ErrNotFound)
+		return "", fmt.Errorf("stat %s:%s: %w", id, p, runtime.ErrNotFound)
 	}
-	f, ok := r.copied[c.ID][path]
-	if !ok || f.Dir {
-		return nil, fmt.Errorf("read %s:%s: %w", id, path, runtime.ErrNotFound)
+	f, ok := r.copied[c.ID][p]
+	if !ok || f.Link == "" {
+		return "", fmt.Errorf("stat %s:%s: %w", id, p, runtime.ErrNotFound)
 	}
-	return slices.Clone(f.Data), ctx.Err()
+	if path.IsAbs(f.Link) {
+		return f.Link, ctx.Err()
+	}
+	return path.Join(path.Dir(p), f.Link), ctx.Err()
 }
 
 // Copied returns what CopyFiles wrote into a container, by absolute path.
