@@ -614,16 +614,15 @@ func (e *Engine) create(ctx context.Context, d Desired) error {
 	if err != nil {
 		return err
 	}
+	var dataDir []runtime.FileEntry
 	if d.Component.DataPath != "" {
 		// The volume's root gets the uid the image runs as (Prometheus 65534, Grafana 472), so a
-		// "permission denied" on the data directory never reaches the user.
+		// "permission denied" on the data directory never reaches the user. It goes in the same
+		// copy as the configuration: one request to the daemon.
 		uid, gid := splitUser(d.Component.User)
-		rel := strings.TrimPrefix(d.Component.DataPath, "/")
-		if err := e.rt.CopyFiles(ctx, id, "/", []runtime.FileEntry{{Path: rel, Dir: true, Mode: 0o755, UID: uid, GID: gid}}); err != nil {
-			return fmt.Errorf("set ownership of %s's data volume: %w", d.Component.Name, err)
-		}
+		dataDir = append(dataDir, runtime.FileEntry{Path: strings.TrimPrefix(d.Component.DataPath, "/"), Dir: true, Mode: 0o755, UID: uid, GID: gid})
 	}
-	if err := e.copyConfig(ctx, id, d); err != nil {
+	if err := e.copyConfig(ctx, id, d, dataDir...); err != nil {
 		return err
 	}
 	if err := e.rt.StartContainer(ctx, id); err != nil {
@@ -639,8 +638,16 @@ func (e *Engine) startErr(d Desired, err error) error {
 	return fmt.Errorf("start %s: %w", d.Component.Name, err)
 }
 
-func (e *Engine) copyConfig(ctx context.Context, id string, d Desired) error {
+// copyConfig copies a component's files into its container, after the entries of first (paths
+// relative to /), and the marker last.
+func (e *Engine) copyConfig(ctx context.Context, id string, d Desired, first ...runtime.FileEntry) error {
 	if len(d.Files) == 0 {
+		if len(first) == 0 {
+			return nil
+		}
+		if err := e.rt.CopyFiles(ctx, id, "/", first); err != nil {
+			return fmt.Errorf("set ownership of %s's data volume: %w", d.Component.Name, err)
+		}
 		return nil
 	}
 	// Copied from / so that the configuration directory is created when the image lacks it;
@@ -648,7 +655,7 @@ func (e *Engine) copyConfig(ctx context.Context, id string, d Desired) error {
 	// component's uid.
 	base := strings.TrimPrefix(d.Component.ConfigPath, "/")
 	uid, gid := splitUser(d.Component.User)
-	entries := []runtime.FileEntry{{Path: base, Dir: true, Mode: 0o755, UID: uid, GID: gid}}
+	entries := append(first, runtime.FileEntry{Path: base, Dir: true, Mode: 0o755, UID: uid, GID: gid})
 	for _, f := range d.Files {
 		f.Path = base + "/" + f.Path
 		entries = append(entries, f)
