@@ -122,7 +122,11 @@ func (e *Engine) ImportDashboard(ctx context.Context, s *spec.Spec, source strin
 
 // metricNames returns the metric names the running Prometheus has.
 func (e *Engine) metricNames(ctx context.Context, s *spec.Spec) (map[string]bool, error) {
-	code, b, err := e.httpGet(ctx, fmt.Sprintf("http://%s:%d/api/v1/label/__name__/values", s.LocalAddr(), s.Prometheus.Port), "", "")
+	ep, err := endpointsFor(s)
+	if err != nil {
+		return nil, err
+	}
+	code, b, err := e.get(ctx, ep.prom(), "/api/v1/label/__name__/values")
 	if err != nil || code != http.StatusOK {
 		return nil, fmt.Errorf("prometheus does not answer")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -13,50 +12,42 @@ import (
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
-func (e *Engine) httpGet(ctx context.Context, url, user, pass string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	resp, err := e.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return resp.StatusCode, b, err
-}
-
-// reload asks a component to re-read its configuration through its lifecycle endpoint.
-func (e *Engine) reload(ctx context.Context, d desired) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.c.Addr+d.c.Reload, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := e.http.Do(req)
+// reload asks a component to re-read its configuration through its lifecycle endpoint, with the
+// stack's credentials.
+func (e *Engine) reload(ctx context.Context, s *spec.Spec, d desired) error {
+	ep, err := endpointsFor(s)
 	if err != nil {
 		return fmt.Errorf("reload %s: %w", d.c.Name, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("reload %s: HTTP %d: %s", d.c.Name, resp.StatusCode, strings.TrimSpace(string(b)))
+	p := ep.of(d.c.Name)
+	p.base = "http://" + d.c.Addr
+	code, b, err := e.call(ctx, p, http.MethodPost, d.c.Reload, nil, "")
+	if err != nil {
+		return fmt.Errorf("reload %s: %w", d.c.Name, err)
+	}
+	if code != http.StatusOK {
+		if len(b) > 4096 {
+			b = b[:4096]
+		}
+		return fmt.Errorf("reload %s: HTTP %d: %s", d.c.Name, code, strings.TrimSpace(string(b)))
 	}
 	return nil
 }
 
-// check is one health fact about a component: nil when it holds.
-func (e *Engine) healthCheck(ctx context.Context, s *spec.Spec, d desired, grafanaPW string) error {
-	base := "http://" + d.c.Addr
-	code, body, err := e.httpGet(ctx, base+d.c.Health, "", "")
+// healthCheck is one health fact about a component: nil when it holds. It talks to the
+// component with the stack's credentials.
+func (e *Engine) healthCheck(ctx context.Context, ep endpoints, d desired) error {
+	p := ep.of(d.c.Name)
+	p.component, p.base = d.c.Name, "http://"+d.c.Addr
+	code, _, err := e.get(ctx, p, d.c.Health)
 	if err != nil {
-		return fmt.Errorf("%s does not answer: %v", base+d.c.Health, shortErr(err))
+		return fmt.Errorf("%s does not answer: %v", p.URL(d.c.Health), shortErr(err))
+	}
+	if code == http.StatusUnauthorized {
+		return fmt.Errorf("%s refuses the stack's credentials (HTTP 401): %s", p.URL(d.c.Health), notOurs(d.c))
 	}
 	if code != http.StatusOK {
-		return fmt.Errorf("%s answers HTTP %d", base+d.c.Health, code)
+		return fmt.Errorf("%s answers HTTP %d", p.URL(d.c.Health), code)
 	}
 	switch d.c.Name {
 	case "prometheus":
@@ -65,7 +56,7 @@ func (e *Engine) healthCheck(ctx context.Context, s *spec.Spec, d desired, grafa
 				Groups []json.RawMessage `json:"groups"`
 			} `json:"data"`
 		}
-		if _, b, err := e.httpGet(ctx, base+"/api/v1/rules", "", ""); err != nil || json.Unmarshal(b, &rules) != nil || len(rules.Data.Groups) == 0 {
+		if b, err := e.getOK(ctx, p, "/api/v1/rules"); err != nil || json.Unmarshal(b, &rules) != nil || len(rules.Data.Groups) == 0 {
 			return fmt.Errorf("prometheus has not loaded its rules yet")
 		}
 		var am struct {
@@ -73,7 +64,7 @@ func (e *Engine) healthCheck(ctx context.Context, s *spec.Spec, d desired, grafa
 				Active []json.RawMessage `json:"activeAlertmanagers"`
 			} `json:"data"`
 		}
-		if _, b, err := e.httpGet(ctx, base+"/api/v1/alertmanagers", "", ""); err != nil || json.Unmarshal(b, &am) != nil || len(am.Data.Active) == 0 {
+		if b, err := e.getOK(ctx, p, "/api/v1/alertmanagers"); err != nil || json.Unmarshal(b, &am) != nil || len(am.Data.Active) == 0 {
 			return fmt.Errorf("prometheus is not connected to alertmanager yet")
 		}
 		var tg struct {
@@ -81,22 +72,26 @@ func (e *Engine) healthCheck(ctx context.Context, s *spec.Spec, d desired, grafa
 				Active []json.RawMessage `json:"activeTargets"`
 			} `json:"data"`
 		}
-		if _, b, err := e.httpGet(ctx, base+"/api/v1/targets?state=active", "", ""); err != nil || json.Unmarshal(b, &tg) != nil || len(tg.Data.Active) == 0 {
+		if b, err := e.getOK(ctx, p, "/api/v1/targets?state=active"); err != nil || json.Unmarshal(b, &tg) != nil || len(tg.Data.Active) == 0 {
 			return fmt.Errorf("prometheus sees no targets yet")
 		}
 	case "grafana":
-		code, _, err := e.httpGet(ctx, base+"/api/datasources/uid/"+render.DatasourceUID, s.Grafana.AdminUser, grafanaPW)
+		code, _, err := e.get(ctx, p, "/api/datasources/uid/"+render.DatasourceUID)
 		if err != nil || code != http.StatusOK {
 			return fmt.Errorf("grafana does not have llmmon's datasource yet (HTTP %d)", code)
 		}
 	case "alertmanager":
-		_, b, err := e.httpGet(ctx, base+"/api/v2/status", "", "")
+		b, err := e.getOK(ctx, p, "/api/v2/status")
 		if err != nil || !strings.Contains(string(b), `"config"`) {
 			return fmt.Errorf("alertmanager has not loaded its configuration")
 		}
 	}
-	_ = body
 	return nil
+}
+
+// notOurs says that what answers at a component's address is not the stack's own.
+func notOurs(c render.Component) string {
+	return fmt.Sprintf("port %s answers, but not as this stack's %s (another stack or program holds it)", c.Addr, c.Name)
 }
 
 // waitHealthy polls every component until all are healthy, or fails with the last log lines of
@@ -108,6 +103,11 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []desired, 
 		pending[d.c.Name] = true
 	}
 	lastErr := map[string]error{}
+	creds, err := ReadCredentials(s)
+	if err != nil {
+		return err
+	}
+	ep := newEndpoints(s, creds, grafanaPW)
 	delay := 100 * time.Millisecond
 	for {
 		for _, d := range want {
@@ -115,7 +115,7 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []desired, 
 				continue
 			}
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := e.healthCheck(cctx, s, d, grafanaPW)
+			err := e.healthCheck(cctx, ep, d)
 			cancel()
 			if err == nil {
 				delete(pending, d.c.Name)

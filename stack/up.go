@@ -2,9 +2,7 @@ package stack
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -78,34 +76,6 @@ func splitUser(u string) (int, int) {
 	gid, _ := strconv.Atoi(b)
 	return uid, gid
 }
-
-// grafanaPassword returns the admin password: the spec's, or the one stored in the data
-// directory, generated (and stored 0600) on first use.
-func grafanaPassword(s *spec.Spec) (string, string, error) {
-	if s.Grafana.AdminPassword != "" {
-		return s.Grafana.AdminPassword.Value(), "", nil
-	}
-	dir := filepath.Join(s.DataDir, "secrets")
-	file := filepath.Join(dir, "grafana-admin-password")
-	if b, err := os.ReadFile(file); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return strings.TrimSpace(string(b)), file, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", fmt.Errorf("create %s: %w", dir, err)
-	}
-	buf := make([]byte, 18)
-	if _, err := rand.Read(buf); err != nil {
-		return "", "", err
-	}
-	pw := base64.RawURLEncoding.EncodeToString(buf)
-	if err := render.WriteFileAtomic(file, []byte(pw+"\n"), 0o600); err != nil {
-		return "", "", err
-	}
-	return pw, file, nil
-}
-
-// GrafanaPassword returns the Grafana admin user's password and the file it is kept in.
-func GrafanaPassword(s *spec.Spec) (string, string, error) { return grafanaPassword(s) }
 
 func (e *Engine) plan(s *spec.Spec, r *Rendered, grafanaPW string) []desired {
 	var out []desired
@@ -232,7 +202,11 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 	if o.HealthTimeout == 0 {
 		o.HealthTimeout = 3 * time.Minute
 	}
-	r, err := e.Render(ctx, s, RenderOptions{})
+	creds, err := EnsureCredentials(s)
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.Render(ctx, s, RenderOptions{Credentials: creds})
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +374,7 @@ func (e *Engine) converge(ctx context.Context, s *spec.Spec, d desired, cur []ru
 				return "recreate", e.create(ctx, d)
 			}
 			if c.Running {
-				if err := e.reload(ctx, d); err != nil {
+				if err := e.reload(ctx, s, d); err != nil {
 					// A component that does not answer yet (a run of llmmon was killed just after
 					// starting it) or refuses the reload is recreated instead; its data stays in
 					// its volume and the new files are read at start.

@@ -71,7 +71,8 @@ func Components(s *spec.Spec, o Options) []Component {
 		"--storage.tsdb.retention.time=" + s.Prometheus.Retention.String(),
 		fmt.Sprintf("--web.listen-address=%s:%d", hostForURL(bind), s.Prometheus.Port),
 		fmt.Sprintf("--web.external-url=http://%s:%d", local, s.Prometheus.Port),
-		"--web.enable-lifecycle",
+		"--web.enable-lifecycle", // reload and quit need the credentials of web.yml
+		"--web.config.file=" + PromWebConfig,
 	}
 	if s.Prometheus.RetentionSize != "" {
 		promArgs = append(promArgs, "--storage.tsdb.retention.size="+s.Prometheus.RetentionSize)
@@ -102,6 +103,7 @@ func Components(s *spec.Spec, o Options) []Component {
 			"--web.route-prefix=/", // an external URL with a path must not move the API
 
 			"--cluster.listen-address=",
+			"--web.config.file=" + AMWebConfig,
 			// Per-receiver notification counters let `llmmon alert test` tell which receiver failed.
 			"--enable-feature=receiver-name-in-metrics",
 		},
