@@ -201,12 +201,12 @@ func TestCredentials(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"prometheus/web.yml":                     "llmmon: " + fakeCredentials.APIPasswordHash,
-		"alertmanager/web.yml":                   "llmmon: " + fakeCredentials.APIPasswordHash,
-		"prometheus/secrets/llmmon/password":     fakeCredentials.APIPassword,
-		"grafana/secrets/prometheus-password":    fakeCredentials.APIPassword,
+		"prometheus/web.yml":                      "llmmon: " + fakeCredentials.APIPasswordHash,
+		"alertmanager/web.yml":                    "llmmon: " + fakeCredentials.APIPasswordHash,
+		"prometheus/secrets/llmmon/password":      fakeCredentials.APIPassword,
+		"grafana/secrets/prometheus-password":     fakeCredentials.APIPassword,
 		"alertmanager/secrets/llmmon/relay-token": fakeCredentials.RelayToken,
-		"relay/relay.yml":                        "token: " + fakeCredentials.RelayToken,
+		"relay/relay.yml":                         "token: " + fakeCredentials.RelayToken,
 	}
 	for p, w := range want {
 		f, ok := b.Files[p]
