@@ -212,7 +212,8 @@ notify:
 		TargetsError string `json:"targets_error"`
 		Healthy      bool   `json:"healthy"`
 	}
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil || code != 1 || st.Healthy || !strings.HasPrefix(st.AlertsError, "cannot read alerts: Prometheus is down") || st.TargetsError == "" {
+	// The JSON on stdout, then the error line on stderr.
+	if err := json.NewDecoder(strings.NewReader(out[max(strings.Index(out, "{"), 0):])).Decode(&st); err != nil || code != 1 || st.Healthy || !strings.HasPrefix(st.AlertsError, "cannot read alerts: Prometheus is down") || st.TargetsError == "" {
 		t.Errorf("status -o json with Prometheus down: exit %d, %+v, %v\n%s", code, st, err, out)
 	}
 	if after := tree(t, filepath.Join(e.dir, "data")); after != before {
