@@ -96,30 +96,33 @@ notify:
 	forged, _ := json.Marshal(map[string]any{"version": "4", "status": "firing", "receiver": "ding", "alerts": []map[string]any{{
 		"status": "firing", "labels": map[string]string{"alertname": "ForgedAlert", "severity": "critical"},
 		"annotations": map[string]string{"summary": "forged by a local user"}, "startsAt": time.Now().UTC().Format(time.RFC3339), "fingerprint": "f0f0"}}})
-	for _, auth := range []string{"", "Bearer wrong", basic("llmmon", pw)} {
+	// (The error messages name the attempt, never the credential.)
+	for i, auth := range []string{"", "Bearer wrong", basic("llmmon", pw)} {
+		what := []string{"no Authorization", "a wrong token", "the Prometheus password"}[i]
 		if code, body := call(t, "POST", relay+"/v1/notify/ding", auth, forged); code != 401 {
-			t.Errorf("forged notification (Authorization %.12q): HTTP %d %s, want 401", auth, code, body)
+			t.Errorf("forged notification with %s: HTTP %d %s, want 401", what, code, body)
 		}
 		if code, _ := call(t, "POST", relay+"/-/reload", auth, nil); code != 401 {
-			t.Errorf("relay reload (Authorization %.12q): HTTP %d, want 401", auth, code)
+			t.Errorf("relay reload with %s: HTTP %d, want 401", what, code)
 		}
 		if code, _ := call(t, "GET", relay+"/api/v1/status", auth, nil); code != 401 {
-			t.Errorf("relay status (Authorization %.12q): HTTP %d, want 401", auth, code)
+			t.Errorf("relay status with %s: HTTP %d, want 401", what, code)
 		}
 	}
 	// Lifecycle endpoints without the stack's credentials: refused, and both keep running.
-	for _, auth := range []string{"", basic("llmmon", "wrong"), basic("admin", "admin"), "Bearer " + token} {
+	for i, auth := range []string{"", basic("llmmon", "wrong"), basic("admin", "admin"), "Bearer " + token} {
+		what := []string{"no Authorization", "a wrong password", "admin/admin", "the relay token"}[i]
 		if code, _ := call(t, "POST", prom+"/-/quit", auth, nil); code != 401 {
-			t.Errorf("POST /-/quit to Prometheus (Authorization %.12q): HTTP %d, want 401", auth, code)
+			t.Errorf("POST /-/quit to Prometheus with %s: HTTP %d, want 401", what, code)
 		}
 		if code, _ := call(t, "POST", prom+"/-/reload", auth, nil); code != 401 {
-			t.Errorf("POST /-/reload to Prometheus (Authorization %.12q): HTTP %d, want 401", auth, code)
+			t.Errorf("POST /-/reload to Prometheus with %s: HTTP %d, want 401", what, code)
 		}
 		if code, _ := call(t, "POST", am+"/-/reload", auth, nil); code != 401 {
-			t.Errorf("POST /-/reload to Alertmanager (Authorization %.12q): HTTP %d, want 401", auth, code)
+			t.Errorf("POST /-/reload to Alertmanager with %s: HTTP %d, want 401", what, code)
 		}
 		if code, _ := call(t, "POST", am+"/api/v2/alerts", auth, []byte(`[{"labels":{"alertname":"ForgedAlert"}}]`)); code != 401 {
-			t.Errorf("an alert posted to Alertmanager (Authorization %.12q): HTTP %d, want 401", auth, code)
+			t.Errorf("an alert posted to Alertmanager with %s: HTTP %d, want 401", what, code)
 		}
 	}
 	time.Sleep(time.Second)
