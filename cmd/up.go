@@ -96,6 +96,7 @@ changes a stack at a time: a second one waits for the first (or fails with --no-
 				if res.PasswordFile != "" {
 					fmt.Fprintf(a.streams.Out, "  Grafana login: %s, password in %s (mode 0600)\n", s.Grafana.AdminUser, res.PasswordFile)
 				}
+				fmt.Fprintf(a.streams.Out, "  Prometheus and Alertmanager login: %s, password in %s (mode 0600)\n", stack.APIUser, stack.APIPasswordFile(s))
 				return nil
 			})
 		},
@@ -269,14 +270,20 @@ func printStatus(out io.Writer, st *stack.Status) {
 	}
 	w.Flush()
 	fmt.Fprintln(out)
-	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "JOB\tTARGET\tINSTANCE\tHEALTH\tLAST ERROR")
-	for _, t := range st.Targets {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Job, dash(t.Target), t.Instance, t.Health, dash(t.LastError))
+	if st.TargetsError != "" {
+		fmt.Fprintf(out, "Targets: %s.\n\n", st.TargetsError)
+	} else {
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "JOB\tTARGET\tINSTANCE\tHEALTH\tLAST ERROR")
+		for _, t := range st.Targets {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Job, dash(t.Target), t.Instance, t.Health, dash(t.LastError))
+		}
+		w.Flush()
+		fmt.Fprintln(out)
 	}
-	w.Flush()
-	fmt.Fprintln(out)
-	if len(st.Receivers) > 0 {
+	if st.ReceiversError != "" {
+		fmt.Fprintf(out, "Receivers: %s.\n\n", st.ReceiversError)
+	} else if len(st.Receivers) > 0 {
 		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "RECEIVER\tKIND\tSENT\tFAILED\tPENDING\tLAST ERROR")
 		for _, r := range st.Receivers {
@@ -284,6 +291,10 @@ func printStatus(out io.Writer, st *stack.Status) {
 		}
 		w.Flush()
 		fmt.Fprintln(out)
+	}
+	if st.AlertsError != "" {
+		fmt.Fprintf(out, "Alerts: %s.\n", st.AlertsError)
+		return
 	}
 	if len(st.Alerts) == 0 {
 		fmt.Fprintln(out, "No alerts firing.")

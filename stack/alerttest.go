@@ -85,11 +85,17 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 			return nil, fmt.Errorf("%w %q; the spec has: %s", ErrUnknownReceiver, name, strings.Join(all, ", "))
 		}
 	}
-	am := amURL(s)
-	if code, _, err := e.httpGet(ctx, am+"/-/ready", "", ""); err != nil || code != http.StatusOK {
-		return nil, fmt.Errorf("alertmanager at %s is not running; start the stack with llmmon up first", am)
+	ep, err := endpointsFor(s)
+	if err != nil {
+		return nil, err
 	}
-	relayURL := relayURL(s)
+	am, rl := ep.am(), ep.relay()
+	if code, _, err := e.get(ctx, am, "/-/ready"); err != nil || code != http.StatusOK {
+		if code == http.StatusUnauthorized {
+			return nil, fmt.Errorf("alertmanager at %s refuses stack %s's credentials: another stack or program holds its port", am.base, s.Name)
+		}
+		return nil, fmt.Errorf("alertmanager at %s is not running; start the stack with llmmon up first", am.base)
+	}
 	needRelay := false
 	for _, r := range rcvs {
 		if r.DingTalk != nil || r.WeCom != nil {
@@ -97,13 +103,17 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 		}
 	}
 	if needRelay {
-		if code, _, err := e.httpGet(ctx, relayURL+"/-/ready", "", ""); err != nil || code != http.StatusOK {
-			return nil, fmt.Errorf("the notification relay at %s is not running; run llmmon up (it starts the relay for dingtalk and wecom receivers)", relayURL)
+		// /-/ready is open; /api/v1/status proves the relay is this stack's (it wants the token).
+		if code, _, err := e.get(ctx, rl, "/api/v1/status"); err != nil || code != http.StatusOK {
+			if code == http.StatusUnauthorized {
+				return nil, fmt.Errorf("the notification relay at %s refuses stack %s's token: another stack or program holds its port", rl.base, s.Name)
+			}
+			return nil, fmt.Errorf("the notification relay at %s is not running; run llmmon up (it starts the relay for dingtalk and wecom receivers)", rl.base)
 		}
 	}
 	// The running Alertmanager must have this spec's test routes (a stack started by an older
 	// llmmon, or from another spec, would route the test alert elsewhere).
-	_, body, err := e.httpGet(ctx, am+"/api/v2/status", "", "")
+	_, body, err := e.get(ctx, am, "/api/v2/status")
 	if err != nil || !bytes.Contains(body, []byte(render.TestReceiverLabel)) {
 		return nil, fmt.Errorf("the running Alertmanager does not have this spec's receivers; run llmmon up first")
 	}
@@ -116,7 +126,7 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 	for _, r := range rcvs {
 		alerts = append(alerts, testAlert(s, id, r.Name, start, time.Time{}))
 	}
-	if err := postAlerts(ctx, e.http, am, alerts); err != nil {
+	if err := e.postAlerts(ctx, am, alerts); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -128,7 +138,7 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 		for _, r := range rcvs {
 			res = append(res, testAlert(s, id, r.Name, start, now))
 		}
-		_ = postAlerts(rctx, e.http, am, res)
+		_ = e.postAlerts(rctx, am, res)
 	}()
 
 	results := map[string]*AlertTestResult{}
@@ -142,7 +152,7 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 	relayResults := func() []relay.TestResult {
 		var out []relay.TestResult
 		if needRelay {
-			if _, body, err := e.httpGet(ctx, relayURL+"/api/v1/tests/"+id, "", ""); err == nil {
+			if code, body, err := e.get(ctx, rl, "/api/v1/tests/"+id); err == nil && code == http.StatusOK {
 				_ = json.Unmarshal(body, &out)
 			}
 		}
@@ -166,7 +176,7 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 			if results[r.Name] != nil {
 				continue
 			}
-			if res := e.judge(ctx, s, r, relayRes, before, after, timedOut); res != nil {
+			if res := e.judge(ctx, s, am, r, relayRes, before, after, timedOut); res != nil {
 				record(res)
 			} else if timedOut {
 				res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind(), Outcome: OutcomeNoAnswer,
@@ -185,19 +195,11 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 	return out, nil
 }
 
-// amURL is where llmmon reaches the stack's Alertmanager API.
-func amURL(s *spec.Spec) string {
-	return fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Alertmanager.Port)
-}
-
-// relayURL is where llmmon reaches the relay's API.
-func relayURL(s *spec.Spec) string { return fmt.Sprintf("http://127.0.0.1:%d", s.InternalPorts.Relay) }
-
 // retryGrace is how long alert test waits for the relay's retries after a transient failure.
 const retryGrace = 10 * time.Second
 
 // judge decides one receiver's outcome, or returns nil while it is not known yet.
-func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]notifyCount, lastCall bool) *AlertTestResult {
+func (e *Engine) judge(ctx context.Context, s *spec.Spec, am endpoint, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]notifyCount, lastCall bool) *AlertTestResult {
 	res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind()}
 	if r.DingTalk != nil || r.WeCom != nil {
 		for _, t := range relayRes {
@@ -223,7 +225,7 @@ func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relay
 	if ok > 0 && failed == 0 {
 		// The attempt counter moves just before the failure counter: read both again.
 		time.Sleep(100 * time.Millisecond)
-		if again, err := e.amNotificationCounters(ctx, amURL(s)); err == nil {
+		if again, err := e.amNotificationCounters(ctx, am); err == nil {
 			ok = again[r.Name].OK - before[r.Name].OK
 			failed = again[r.Name].Failed - before[r.Name].Failed
 		}
@@ -244,8 +246,8 @@ func (e *Engine) judge(ctx context.Context, s *spec.Spec, r spec.Receiver, relay
 type notifyCount struct{ OK, Failed float64 }
 
 // amNotificationCounters reads Alertmanager's notification attempts per receiver.
-func (e *Engine) amNotificationCounters(ctx context.Context, am string) (map[string]notifyCount, error) {
-	code, body, err := e.httpGet(ctx, am+"/metrics", "", "")
+func (e *Engine) amNotificationCounters(ctx context.Context, am endpoint) (map[string]notifyCount, error) {
+	code, body, err := e.get(ctx, am, "/metrics")
 	if err != nil {
 		return nil, err
 	}
@@ -395,20 +397,14 @@ func testAlert(s *spec.Spec, id, receiver string, start, end time.Time) map[stri
 	return a
 }
 
-func postAlerts(ctx context.Context, c *http.Client, am string, alerts []map[string]any) error {
+func (e *Engine) postAlerts(ctx context.Context, am endpoint, alerts []map[string]any) error {
 	b, _ := json.Marshal(alerts)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, am+"/api/v2/alerts", bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
+	code, _, err := e.call(ctx, am, http.MethodPost, "/api/v2/alerts", b, "application/json")
 	if err != nil {
 		return fmt.Errorf("send the test alert to alertmanager: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("alertmanager refused the test alert: HTTP %d", resp.StatusCode)
+	if code != http.StatusOK {
+		return fmt.Errorf("alertmanager refused the test alert: HTTP %d", code)
 	}
 	return nil
 }

@@ -2,8 +2,10 @@ package stack_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +26,7 @@ import (
 type testStack struct {
 	mu     sync.Mutex
 	posted [][]map[string]any
+	creds  *stack.Credentials
 }
 
 func (h *testStack) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -31,6 +34,13 @@ func (h *testStack) RoundTrip(r *http.Request) (*http.Response, error) {
 	defer h.mu.Unlock()
 	reply := func(body string) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(body)), Header: http.Header{}}, nil
+	}
+	// Alertmanager (9093) wants the stack's basic auth, the relay (9095) its token.
+	user, pass, _ := r.BasicAuth()
+	amOK := user == stack.APIUser && pass == h.creds.APIPassword
+	relayOK := r.Header.Get("Authorization") == "Bearer "+h.creds.RelayToken
+	if (strings.HasSuffix(r.URL.Host, ":9093") && !amOK) || (strings.HasSuffix(r.URL.Host, ":9095") && !relayOK && r.URL.Path != "/-/ready") {
+		return &http.Response{StatusCode: 401, Body: io.NopCloser(strings.NewReader("Unauthorized")), Header: http.Header{}}, nil
 	}
 	switch {
 	case r.URL.Path == "/-/ready":
@@ -57,6 +67,8 @@ func (h *testStack) RoundTrip(r *http.Request) (*http.Response, error) {
 			`alertmanager_notification_requests_failed_total{integration="webhook",receiver_name="hook"} ` + itoa(n),
 			"",
 		}, "\n"))
+	case r.URL.Path == "/api/v1/status":
+		return reply(`[]`)
 	case strings.HasPrefix(r.URL.Path, "/api/v1/tests/"):
 		return reply(`[{"receiver":"ding","delivered":false,"error":"DingTalk 310000: signature or keyword mismatch","code":310000,"at":"` + time.Now().UTC().Format(time.RFC3339) + `"}]`)
 	}
@@ -81,9 +93,20 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.DataDir = t.TempDir()
 	h := &testStack{}
 	e := stack.New(render.Assets{Rules: rules.FS, Templates: templates.FS, Dashboards: dashboards.FS},
 		stack.WithRuntime(fake.New()), stack.WithHTTPClient(&http.Client{Transport: h}))
+	// Without the stack's credentials alert test stops, and creates none.
+	if _, err := e.AlertTest(t.Context(), s, stack.AlertTestOptions{Timeout: time.Second}); !errors.Is(err, stack.ErrNoCredentials) {
+		t.Fatalf("alert test of a stack without credentials: %v", err)
+	}
+	if ents, _ := os.ReadDir(s.DataDir); len(ents) != 0 {
+		t.Fatalf("alert test wrote into the data directory: %v", ents)
+	}
+	if h.creds, err = stack.EnsureCredentials(s); err != nil {
+		t.Fatal(err)
+	}
 	var progress []string
 	res, err := e.AlertTest(t.Context(), s, stack.AlertTestOptions{Timeout: 5 * time.Second, Progress: func(r stack.AlertTestResult) { progress = append(progress, r.Receiver) }})
 	if err != nil {

@@ -179,7 +179,9 @@ func (e *Engine) reloadDashboards(ctx context.Context, s *spec.Spec, pw, uid str
 
 // builtinDashboards returns llmmon's own dashboards, uid -> title.
 func (e *Engine) builtinDashboards(s *spec.Spec) (map[string]string, error) {
-	b, err := render.Render(s, e.assets, render.Options{GPU: true})
+	// Only the dashboards are read: placeholder credentials do (nothing is written or run).
+	placeholder := render.Credentials{APIPassword: "unused", APIPasswordHash: "unused", RelayToken: "unused"}
+	b, err := render.Render(s, e.assets, render.Options{GPU: true, Credentials: placeholder})
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +343,11 @@ func importedList(list []ImportedDashboard) string {
 
 // metricNames returns the metric names the running Prometheus has.
 func (e *Engine) metricNames(ctx context.Context, s *spec.Spec) (map[string]bool, error) {
-	code, b, err := e.httpGet(ctx, fmt.Sprintf("http://%s:%d/api/v1/label/__name__/values", s.LocalAddr(), s.Prometheus.Port), "", "")
+	ep, err := endpointsFor(s)
+	if err != nil {
+		return nil, err
+	}
+	code, b, err := e.get(ctx, ep.prom(), "/api/v1/label/__name__/values")
 	if err != nil || code != http.StatusOK {
 		return nil, fmt.Errorf("prometheus does not answer")
 	}

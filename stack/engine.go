@@ -4,6 +4,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -63,6 +64,9 @@ func New(assets render.Assets, opts ...Option) *Engine {
 type RenderOptions struct {
 	// Offline skips probing targets whose engine is auto (they are scraped as "unknown").
 	Offline bool
+	// Credentials go into the bundle; when nil, the data directory's are read (never created),
+	// or, when it has none, fresh ones are made for this bundle alone.
+	Credentials *Credentials
 }
 
 // Rendered is the result of Render.
@@ -94,7 +98,21 @@ func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Re
 	if len(s.Notify.Receivers) == 0 {
 		res.Notes = append(res.Notes, "the spec has no notify.receivers: alerts show in llmmon status and Alertmanager, but nobody is told; add an email, dingtalk or wecom receiver, then run llmmon alert test")
 	}
-	b, err := render.Render(s, e.assets, render.Options{GPU: res.GPU})
+	creds := o.Credentials
+	if creds == nil {
+		c, err := ReadCredentials(s)
+		switch {
+		case errors.Is(err, ErrNoCredentials):
+			if c, err = ephemeralCredentials(); err != nil {
+				return nil, err
+			}
+			res.Notes = append(res.Notes, "stack "+s.Name+" has no credentials yet: the bundle has fresh ones (prometheus/secrets/llmmon/password); llmmon up generates and keeps its own")
+		case err != nil:
+			return nil, err
+		}
+		creds = c
+	}
+	b, err := render.Render(s, e.assets, render.Options{GPU: res.GPU, Credentials: creds.Render()})
 	if err != nil {
 		return nil, err
 	}

@@ -84,8 +84,8 @@ func grafanaLocalURL(s *spec.Spec) string {
 // grafanaDashboard reports whether the running Grafana serves the dashboard uid (HTTP 200) or
 // not (404); other answers are errors.
 func (e *Engine) grafanaDashboard(ctx context.Context, s *spec.Spec, password, uid string) (bool, error) {
-	url := grafanaLocalURL(s) + "/api/dashboards/uid/" + uid
-	code, body, err := e.httpGet(ctx, url, s.Grafana.AdminUser, password)
+	p := endpoint{component: "grafana", base: grafanaLocalURL(s), user: s.Grafana.AdminUser, password: password}
+	code, body, err := e.get(ctx, p, "/api/dashboards/uid/"+uid)
 	switch {
 	case err != nil:
 		return false, fmt.Errorf("ask grafana for dashboard %s: %w", uid, err)

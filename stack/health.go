@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -14,69 +13,50 @@ import (
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
-func (e *Engine) httpGet(ctx context.Context, url, user, pass string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	resp, err := e.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return resp.StatusCode, b, err
+// api returns a component's API at the address its description names, with the credentials
+// it needs.
+func (ep endpoints) api(c render.Component) endpoint {
+	p := ep.of(c.Name)
+	p.component, p.base = c.Name, "http://"+c.Addr
+	return p
 }
 
-// credentials returns the user and password a component's API needs.
-func credentials(s *spec.Spec, c render.Component, grafanaPW string) (string, string) {
-	if c.Auth == render.AuthGrafanaAdmin {
-		return s.Grafana.AdminUser, grafanaPW
-	}
-	return "", ""
-}
-
-// reload asks a component to re-read its files through the paths its description names.
-func (e *Engine) reload(ctx context.Context, s *spec.Spec, d Desired, grafanaPW string) error {
-	user, pass := credentials(s, d.Component, grafanaPW)
+// reload asks a component to re-read its files through the paths its description names, with
+// the credentials it needs.
+func (e *Engine) reload(ctx context.Context, ep endpoints, d Desired) error {
+	p := ep.api(d.Component)
 	for _, path := range d.Component.Reload {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.Component.Addr+path, nil)
-		if err != nil {
-			return err
-		}
-		if user != "" {
-			req.SetBasicAuth(user, pass)
-		}
-		resp, err := e.http.Do(req)
+		code, b, err := e.call(ctx, p, http.MethodPost, path, nil, "")
 		if err != nil {
 			return fmt.Errorf("reload %s: %w", d.Component.Name, err)
 		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("reload %s: %s: HTTP %d: %s", d.Component.Name, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		if code != http.StatusOK {
+			if len(b) > 4096 {
+				b = b[:4096]
+			}
+			return fmt.Errorf("reload %s: %s: HTTP %d: %s", d.Component.Name, path, code, strings.TrimSpace(string(b)))
 		}
 	}
 	return nil
 }
 
 // healthCheck returns nil when a component answers its readiness path and every deeper check of
-// its description holds, or what does not hold yet.
-func (e *Engine) healthCheck(ctx context.Context, s *spec.Spec, c render.Component, grafanaPW string) error {
-	base := "http://" + c.Addr
-	code, _, err := e.httpGet(ctx, base+c.Health, "", "")
+// its description holds, or what does not hold yet. It talks to the component with the
+// stack's credentials.
+func (e *Engine) healthCheck(ctx context.Context, ep endpoints, c render.Component) error {
+	p := ep.api(c)
+	code, _, err := e.get(ctx, p, c.Health)
 	if err != nil {
-		return fmt.Errorf("%s does not answer: %v", base+c.Health, shortErr(err))
+		return fmt.Errorf("%s does not answer: %v", p.URL(c.Health), shortErr(err))
+	}
+	if code == http.StatusUnauthorized {
+		return fmt.Errorf("%s refuses the stack's credentials (HTTP 401): %s", p.URL(c.Health), notOurs(c))
 	}
 	if code != http.StatusOK {
-		return fmt.Errorf("%s answers HTTP %d", base+c.Health, code)
+		return fmt.Errorf("%s answers HTTP %d", p.URL(c.Health), code)
 	}
-	user, pass := credentials(s, c, grafanaPW)
 	for _, chk := range c.Ready {
-		code, b, err := e.httpGet(ctx, base+chk.Path, user, pass)
+		code, b, err := e.get(ctx, p, chk.Path)
 		if err != nil || code != http.StatusOK || !jsonHas(b, chk.NonEmpty) {
 			if err == nil && code != http.StatusOK {
 				return fmt.Errorf("%s %s (HTTP %d)", c.Name, chk.Missing, code)
@@ -85,6 +65,11 @@ func (e *Engine) healthCheck(ctx context.Context, s *spec.Spec, c render.Compone
 		}
 	}
 	return nil
+}
+
+// notOurs says that what answers at a component's address is not the stack's own.
+func notOurs(c render.Component) string {
+	return fmt.Sprintf("port %s answers, but not as this stack's %s (another stack or program holds it)", c.Addr, c.Name)
 }
 
 // jsonHas reports whether the JSON document b has a non-null value at the dotted path, and, when
@@ -124,6 +109,11 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, 
 		pending[d.Component.Name] = true
 	}
 	lastErr := map[string]error{}
+	creds, err := ReadCredentials(s)
+	if err != nil {
+		return err
+	}
+	ep := newEndpoints(s, creds, grafanaPW)
 	delay := 50 * time.Millisecond
 	for {
 		for _, d := range want {
@@ -131,7 +121,7 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, 
 				continue
 			}
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := e.healthCheck(cctx, s, d.Component, grafanaPW)
+			err := e.healthCheck(cctx, ep, d.Component)
 			cancel()
 			if err == nil {
 				delete(pending, d.Component.Name)

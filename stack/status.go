@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/llmmon/llmmon/stack/relay"
 	"github.com/llmmon/llmmon/stack/render"
@@ -62,13 +65,21 @@ type Status struct {
 	Stack      string            `json:"stack"`
 	Components []ComponentStatus `json:"components"`
 	Targets    []TargetStatus    `json:"targets"`
-	Alerts     []AlertStatus     `json:"alerts"`
-	Receivers  []ReceiverStatus  `json:"receivers"`
-	Healthy    bool              `json:"healthy"`
+	// TargetsError, AlertsError and ReceiversError say why a section could not be read (its
+	// component is down, or what answers is not this stack's); the section is then empty.
+	TargetsError   string           `json:"targets_error,omitempty"`
+	Alerts         []AlertStatus    `json:"alerts"`
+	AlertsError    string           `json:"alerts_error,omitempty"`
+	Receivers      []ReceiverStatus `json:"receivers"`
+	ReceiversError string           `json:"receivers_error,omitempty"`
+	Healthy        bool             `json:"healthy"`
 }
 
 // Status reports the stack's components, scrape targets and alerts. It reads only: it never
-// changes anything.
+// changes anything (a missing credential is reported, not created). It talks only to its own
+// stack: a component's API is read only when the stack's container of that component runs and
+// what answers proves to be it (it takes the stack's credentials and, for Prometheus, carries
+// the stack's external label).
 func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	info, err := e.rt.Ping(ctx)
 	if err != nil {
@@ -88,13 +99,16 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	for _, c := range cs {
 		byName[c.Labels[runtime.LabelComponent]] = c
 	}
-	pw, _, _ := grafanaPassword(s)
+	ep, credErr := endpointsFor(s)
 	st := &Status{Stack: s.Name, Healthy: true, Components: make([]ComponentStatus, len(comps))}
+	ours := make([]bool, len(comps))
 	var wg sync.WaitGroup
 	for i, c := range comps {
 		wg.Add(1)
 		go func(i int, c render.Component) {
 			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
+			defer cancel()
 			row := ComponentStatus{Component: c.Name, Address: c.Addr, Image: c.Image, State: "missing", Health: "unhealthy: not running (run llmmon up)"}
 			if ct, ok := byName[c.Name]; ok {
 				row.State = ct.State
@@ -103,9 +117,8 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 				if ct.Running {
 					row.StartedAt = ct.StartedAt
 					row.Uptime = time.Since(ct.StartedAt).Truncate(time.Second).String()
-					cctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
-					err := e.healthCheck(cctx, s, c, pw)
-					cancel()
+					var err error
+					ours[i], err = e.statusCheck(cctx, s, ep, credErr, c, ct)
 					if err == nil {
 						row.Health = "healthy"
 					} else {
@@ -114,23 +127,51 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 				} else {
 					row.Health = fmt.Sprintf("unhealthy: container %s (exit code %d)", ct.State, ct.ExitCode)
 				}
+			} else if c.Published || c.Name == "relay" {
+				// Not ours, since ours is missing: say who holds the port, if anyone.
+				if _, _, err := e.get(cctx, ep.of(c.Name), "/"); err == nil {
+					row.Health += "; " + notOursIn(s, c)
+				}
 			}
 			st.Components[i] = row
 		}(i, c)
 	}
 	wg.Wait()
-	for _, r := range st.Components {
+	down := map[string]string{} // component -> why llmmon cannot read it
+	for i, r := range st.Components {
 		if r.Health != "healthy" {
 			st.Healthy = false
 		}
+		if !ours[i] {
+			down[r.Component] = strings.TrimPrefix(r.Health, "unhealthy: ")
+		}
 	}
-	prom := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Prometheus.Port)
 	cctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
 	defer cancel()
-	if ts, err := e.activeTargets(cctx, s); err == nil {
-		st.Targets = ts
-		for _, t := range ts {
-			if t.Health == "down" {
+	if why, ok := down["prometheus"]; ok {
+		st.TargetsError = "cannot read targets: Prometheus is down (" + why + ")"
+		st.AlertsError = "cannot read alerts: Prometheus is down (" + why + ")"
+		st.Healthy = false
+	} else {
+		if ts, err := e.activeTargets(cctx, s); err == nil {
+			st.Targets = ts
+			for _, t := range ts {
+				if t.Health == "down" {
+					st.Healthy = false
+				}
+			}
+		} else {
+			st.TargetsError = "cannot read targets: " + err.Error()
+			st.Healthy = false
+		}
+		alerts, err := e.firingAlerts(cctx, ep.prom())
+		if err != nil {
+			st.AlertsError = "cannot read alerts: " + err.Error()
+			st.Healthy = false
+		}
+		for _, a := range alerts {
+			st.Alerts = append(st.Alerts, a)
+			if a.State == "firing" && a.Severity == "critical" {
 				st.Healthy = false
 			}
 		}
@@ -141,6 +182,110 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 		}
 		return st.Targets[i].Instance < st.Targets[j].Instance
 	})
+	sort.Slice(st.Alerts, func(i, j int) bool {
+		return st.Alerts[i].Name+st.Alerts[i].Target < st.Alerts[j].Name+st.Alerts[j].Target
+	})
+	var why []string
+	if w, ok := down["alertmanager"]; ok {
+		why = append(why, "Alertmanager is down ("+w+")")
+	}
+	if w, ok := down["relay"]; ok && render.NeedsRelay(s) {
+		why = append(why, "the relay is down ("+w+")")
+	}
+	if len(why) > 0 && len(s.Notify.Receivers) > 0 {
+		st.ReceiversError = "cannot read notification counters: " + strings.Join(why, "; ")
+	}
+	_, amDown := down["alertmanager"]
+	_, relayDown := down["relay"]
+	st.Receivers = e.receiverStatus(cctx, s, ep, !amDown, !relayDown)
+	return st, nil
+}
+
+// statusCheck checks that what answers at a running component's address is the stack's own,
+// then its health. ours says whether llmmon may read the component's API.
+func (e *Engine) statusCheck(ctx context.Context, s *spec.Spec, ep endpoints, credErr error, c render.Component, ct runtime.Container) (ours bool, err error) {
+	switch c.Name {
+	case "prometheus", "alertmanager", "relay":
+		if credErr != nil {
+			return false, credErr
+		}
+		if err := e.identify(ctx, s, ep, c, ct); err != nil {
+			return false, err
+		}
+	}
+	return true, e.healthCheck(ctx, ep, c)
+}
+
+// identify checks that the Prometheus, Alertmanager or relay answering at c's address is this
+// stack's: it must take the stack's credentials; Prometheus must carry the stack's external
+// label, and Alertmanager must have started with the stack's container.
+func (e *Engine) identify(ctx context.Context, s *spec.Spec, ep endpoints, c render.Component, ct runtime.Container) error {
+	p := ep.of(c.Name)
+	path := map[string]string{"prometheus": "/api/v1/status/config", "alertmanager": "/api/v2/status", "relay": "/api/v1/status"}[c.Name]
+	code, b, err := e.get(ctx, p, path)
+	if err != nil {
+		return fmt.Errorf("%s does not answer: %s", p.base, shortErr(err))
+	}
+	if code == http.StatusUnauthorized || code == http.StatusForbidden {
+		return errors.New(notOursIn(s, c))
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("%s answers HTTP %d", p.URL(path), code)
+	}
+	switch c.Name {
+	case "prometheus":
+		var cfg struct {
+			Data struct {
+				YAML string `json:"yaml"`
+			} `json:"data"`
+		}
+		var pc struct {
+			Global struct {
+				ExternalLabels map[string]string `yaml:"external_labels"`
+			} `yaml:"global"`
+		}
+		if json.Unmarshal(b, &cfg) != nil || yaml.Unmarshal([]byte(cfg.Data.YAML), &pc) != nil || pc.Global.ExternalLabels["stack"] != s.Name {
+			return errors.New(notOursIn(s, c))
+		}
+	case "alertmanager":
+		var am struct {
+			Uptime time.Time `json:"uptime"`
+		}
+		if json.Unmarshal(b, &am) != nil {
+			return errors.New(notOursIn(s, c))
+		}
+		if !ct.StartedAt.IsZero() && !am.Uptime.IsZero() {
+			if d := am.Uptime.Sub(ct.StartedAt); d < -time.Minute || d > time.Minute {
+				return errors.New(notOursIn(s, c))
+			}
+		}
+	}
+	return nil
+}
+
+// notOursIn says that what answers at a component's address is not the stack's own.
+func notOursIn(s *spec.Spec, c render.Component) string {
+	return fmt.Sprintf("port %s answers, but not as stack %s's %s (another stack or program holds it)", c.Addr, s.Name, displayName(c.Name))
+}
+
+func displayName(component string) string {
+	switch component {
+	case "prometheus":
+		return "Prometheus"
+	case "alertmanager":
+		return "Alertmanager"
+	case "grafana":
+		return "Grafana"
+	}
+	return component
+}
+
+// firingAlerts reads the alerts Prometheus has pending or firing.
+func (e *Engine) firingAlerts(ctx context.Context, prom endpoint) ([]AlertStatus, error) {
+	b, err := e.getOK(ctx, prom, "/api/v1/alerts")
+	if err != nil {
+		return nil, err
+	}
 	var al struct {
 		Data struct {
 			Alerts []struct {
@@ -150,27 +295,26 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 			} `json:"alerts"`
 		} `json:"data"`
 	}
-	if _, b, err := e.httpGet(cctx, prom+"/api/v1/alerts", "", ""); err == nil && json.Unmarshal(b, &al) == nil {
-		for _, a := range al.Data.Alerts {
-			st.Alerts = append(st.Alerts, AlertStatus{Name: a.Labels["alertname"], State: a.State, Severity: a.Labels["severity"], Target: a.Labels["target"], Summary: a.Annotations["summary"]})
-			if a.State == "firing" && a.Labels["severity"] == "critical" {
-				st.Healthy = false
-			}
-		}
+	if err := json.Unmarshal(b, &al); err != nil {
+		return nil, fmt.Errorf("prometheus answered something unreadable: %w", err)
 	}
-	sort.Slice(st.Alerts, func(i, j int) bool {
-		return st.Alerts[i].Name+st.Alerts[i].Target < st.Alerts[j].Name+st.Alerts[j].Target
-	})
-	st.Receivers = e.receiverStatus(cctx, s)
-	return st, nil
+	out := make([]AlertStatus, 0, len(al.Data.Alerts))
+	for _, a := range al.Data.Alerts {
+		out = append(out, AlertStatus{Name: a.Labels["alertname"], State: a.State, Severity: a.Labels["severity"], Target: a.Labels["target"], Summary: a.Annotations["summary"]})
+	}
+	return out, nil
 }
 
-// receiverStatus reads Alertmanager's per-receiver counters and the relay's queue.
-func (e *Engine) receiverStatus(ctx context.Context, s *spec.Spec) []ReceiverStatus {
-	counters, _ := e.amNotificationCounters(ctx, amURL(s))
+// receiverStatus reads Alertmanager's per-receiver counters and the relay's queue, each only
+// when it is the stack's own.
+func (e *Engine) receiverStatus(ctx context.Context, s *spec.Spec, ep endpoints, amOK, relayOK bool) []ReceiverStatus {
+	var counters map[string]notifyCount
+	if amOK {
+		counters, _ = e.amNotificationCounters(ctx, ep.am())
+	}
 	var relayed []relay.ReceiverStatus
-	if render.NeedsRelay(s) {
-		if _, b, err := e.httpGet(ctx, relayURL(s)+"/api/v1/status", "", ""); err == nil {
+	if render.NeedsRelay(s) && relayOK {
+		if b, err := e.getOK(ctx, ep.relay(), "/api/v1/status"); err == nil {
 			_ = json.Unmarshal(b, &relayed)
 		}
 	}

@@ -258,10 +258,17 @@ type promTarget struct {
 
 // promTargets returns every active scrape target of the running Prometheus.
 func (e *Engine) promTargets(ctx context.Context, s *spec.Spec) ([]promTarget, error) {
-	prom := fmt.Sprintf("http://%s:%d", s.LocalAddr(), s.Prometheus.Port)
-	code, b, err := e.httpGet(ctx, prom+"/api/v1/targets?state=active", "", "")
+	ep, err := endpointsFor(s)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus does not answer at %s (is the stack up?): %w", prom, err)
+		return nil, err
+	}
+	prom := ep.prom()
+	code, b, err := e.get(ctx, prom, "/api/v1/targets?state=active")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus does not answer at %s (is the stack up?): %w", prom.base, err)
+	}
+	if code == http.StatusUnauthorized {
+		return nil, fmt.Errorf("port %s answers, but not as stack %s's Prometheus (it refuses the stack's credentials; another stack or program holds the port)", strings.TrimPrefix(prom.base, "http://"), s.Name)
 	}
 	if code != http.StatusOK {
 		return nil, fmt.Errorf("prometheus answered HTTP %d", code)

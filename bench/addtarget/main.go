@@ -20,10 +20,11 @@ import (
 )
 
 // waitUp polls Prometheus until a target with label target=name (or instance=addr) is up.
-func waitUp(promPort int, match string, timeout time.Duration) error {
+// passwordFile holds the password of the stack's Prometheus (see benchkit.Get).
+func waitUp(promPort int, passwordFile, match string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/targets?state=active", promPort))
+		resp, err := benchkit.Get(nil, fmt.Sprintf("http://127.0.0.1:%d/api/v1/targets?state=active", promPort), passwordFile)
 		if err == nil {
 			var tg struct {
 				Data struct {
@@ -115,7 +116,7 @@ images:
 		name := fmt.Sprintf("t%d", i)
 		start := time.Now()
 		benchkit.Must(benchkit.Run(abs, []string{"add-target", name, fmt.Sprintf("127.0.0.1:%d", p), "--wait", "0s", "-f", lspec}, nil, dir))
-		benchkit.Must(waitUp(lprom, name, 2*time.Minute))
+		benchkit.Must(waitUp(lprom, filepath.Join(dir, "llmmon", "secrets", "llmmon-password"), name, 2*time.Minute))
 		ll = append(ll, time.Since(start))
 	}
 	benchkit.Must(benchkit.Run(abs, []string{"down", "--volumes", "-f", lspec}, nil, dir))
@@ -127,7 +128,7 @@ images:
 	env := []string{"GRAFANA_ADMIN_PASSWORD=bench-password", fmt.Sprintf("COMPOSE_PROJECT_NAME=benchat%d", os.Getpid())}
 	benchkit.Must(benchkit.Run("docker-compose", []string{"up", "-d"}, env, out))
 	benchkit.AtExit(func() { benchkit.Run("docker-compose", []string{"down", "-v"}, env, out) })
-	benchkit.Must(waitUp(cprom, fmt.Sprintf("127.0.0.1:%d", cprom), 2*time.Minute))
+	benchkit.Must(waitUp(cprom, filepath.Join(out, "prometheus", "secrets", "llmmon", "password"), fmt.Sprintf("127.0.0.1:%d", cprom), 2*time.Minute))
 	var bl []time.Duration
 	cfg := filepath.Join(out, "prometheus", "prometheus.yml")
 	for i, p := range ports {
@@ -137,7 +138,7 @@ images:
 		fmt.Fprintf(f, "  - job_name: tutorial-%d\n    static_configs:\n      - targets: [\"127.0.0.1:%d\"]\n", i, p)
 		f.Close()
 		benchkit.Must(benchkit.Run("docker-compose", []string{"restart", "prometheus"}, env, out))
-		benchkit.Must(waitUp(cprom, fmt.Sprintf("127.0.0.1:%d", p), 2*time.Minute))
+		benchkit.Must(waitUp(cprom, filepath.Join(out, "prometheus", "secrets", "llmmon", "password"), fmt.Sprintf("127.0.0.1:%d", p), 2*time.Minute))
 		bl = append(bl, time.Since(start))
 	}
 	fmt.Printf("time from adding a target to its first successful scrape (%d targets each, medians)\n", *trials)

@@ -163,7 +163,7 @@ images:
 	}
 	evalPerTarget := map[string]float64{}
 	for _, s := range stacks {
-		evalPerTarget[s.name] = ruleEvalPerTarget(s.prom)
+		evalPerTarget[s.name] = ruleEvalPerTarget(s.prom, filepath.Join(dir, s.name, "secrets", "llmmon-password"))
 	}
 
 	// Service down, several trials; error burst once (it needs minutes by design).
@@ -247,9 +247,9 @@ func wrap(err error, out []byte) error {
 
 // ruleEvalPerTarget is the time one evaluation of every rule group takes, divided by the number
 // of scrape targets.
-func ruleEvalPerTarget(port int) float64 {
+func ruleEvalPerTarget(port int, passwordFile string) float64 {
 	q := func(expr string) float64 {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=%s", port, strings.ReplaceAll(expr, " ", "%20")))
+		resp, err := benchkit.Get(nil, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=%s", port, strings.ReplaceAll(expr, " ", "%20")), passwordFile)
 		if err != nil {
 			return 0
 		}

@@ -90,6 +90,10 @@ func startRelay(llmmon, dir, name string, cfg relay.Config) (*exec.Cmd, string) 
 	return nil, ""
 }
 
+// relayToken is what the benchmark's relays want on every notification (llmmon up generates one
+// per stack).
+const relayToken = "bench-relay-token"
+
 func peakRSS(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -156,7 +160,7 @@ func alert(i int, prefix string, at time.Time) map[string]any {
 func throughput(llmmon, dir string, n int) {
 	rs, base := newRobots(false)
 	listen := fmt.Sprintf("127.0.0.1:%d", benchkit.FreePort())
-	cmd, rbase := startRelay(llmmon, dir, "throughput", relay.Config{Listen: listen, Language: "en", Timezone: "UTC", BatchWait: 200 * time.Millisecond, Receivers: receivers(base, -1)})
+	cmd, rbase := startRelay(llmmon, dir, "throughput", relay.Config{Listen: listen, Token: relayToken, Language: "en", Timezone: "UTC", BatchWait: 200 * time.Millisecond, Receivers: receivers(base, -1)})
 	start := time.Now()
 	var wg sync.WaitGroup
 	work := make(chan int)
@@ -168,7 +172,10 @@ func throughput(llmmon, dir string, n int) {
 			for i := range work {
 				for _, r := range []string{"ding", "wecom"} {
 					body, _ := json.Marshal(map[string]any{"version": "4", "status": "firing", "receiver": r, "externalURL": "http://127.0.0.1:9093", "alerts": []any{alert(i, "tp", start)}})
-					resp, err := client.Post(rbase+"/v1/notify/"+r, "application/json", bytes.NewReader(body))
+					req, _ := http.NewRequest(http.MethodPost, rbase+"/v1/notify/"+r, bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", "Bearer "+relayToken)
+					resp, err := client.Do(req)
 					benchkit.Must(err)
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -237,7 +244,7 @@ func stormRun(llmmon, amBin, dir string, n int) {
 	bs, bbase := newRobots(true)
 	_ = bs
 	listen := fmt.Sprintf("127.0.0.1:%d", benchkit.FreePort())
-	cmd, rbase := startRelay(llmmon, dir, "storm", relay.Config{Listen: listen, Language: "en", Timezone: "Asia/Shanghai", Receivers: receivers(base, 0)})
+	cmd, rbase := startRelay(llmmon, dir, "storm", relay.Config{Listen: listen, Token: relayToken, Language: "en", Timezone: "Asia/Shanghai", Receivers: receivers(base, 0)})
 
 	bport := benchkit.FreePort()
 	bsrv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", bport), Handler: &bridge{base: bbase}}
@@ -259,14 +266,14 @@ func stormRun(llmmon, amBin, dir string, n int) {
 receivers:
   - name: none
   - name: ding
-    webhook_configs: [{url: "%[1]s/v1/notify/ding", send_resolved: true}]
+    webhook_configs: [{url: "%[1]s/v1/notify/ding", send_resolved: true, http_config: {authorization: {type: Bearer, credentials: %[3]s}}}]
   - name: wecom
-    webhook_configs: [{url: "%[1]s/v1/notify/wecom", send_resolved: true}]
+    webhook_configs: [{url: "%[1]s/v1/notify/wecom", send_resolved: true, http_config: {authorization: {type: Bearer, credentials: %[3]s}}}]
   - name: bridge-ding
     webhook_configs: [{url: "http://127.0.0.1:%[2]d/ding", send_resolved: true}]
   - name: bridge-wecom
     webhook_configs: [{url: "http://127.0.0.1:%[2]d/wecom", send_resolved: true}]
-`, rbase, bport)
+`, rbase, bport, relayToken)
 	amDir := filepath.Join(dir, "am")
 	benchkit.Must(os.MkdirAll(amDir, 0o755))
 	benchkit.Must(os.WriteFile(filepath.Join(amDir, "alertmanager.yml"), []byte(amCfg), 0o644))

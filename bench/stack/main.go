@@ -35,43 +35,33 @@ func timeIt(fn func() error) time.Duration {
 	return time.Since(start)
 }
 
-func pollReady(urls []string, timeout time.Duration) error {
-	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	pending := append([]string(nil), urls...)
-	for len(pending) > 0 {
-		var next []string
-		for _, u := range pending {
-			resp, err := c.Get(u)
-			if err == nil {
-				resp.Body.Close()
-			}
-			if err != nil || resp.StatusCode != 200 {
-				next = append(next, u)
-			}
-		}
-		pending = next
-		if len(pending) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %v", timeout, pending)
-		}
-		time.Sleep(50 * time.Millisecond)
+// pollReady polls urls until each answers 200, logged in with the password in passwordFile
+// (Prometheus and Alertmanager need it; the others ignore it).
+func pollReady(urls []string, passwordFile string, timeout time.Duration) error {
+	gates := make([]gate, len(urls))
+	for i, u := range urls {
+		gates[i] = gate{url: u, passFile: passwordFile}
 	}
-	return nil
+	_, err := pollGates(gates, timeout)
+	return err
 }
 
 // gate is one check llmmon's up waits for: GET url answers 200 and, when key is set, the JSON
 // value at that dotted path is there and, for an array, not empty.
-type gate struct{ url, key, user, pass string }
+// Prometheus and Alertmanager are asked with the llmmon password in passFile, Grafana with user
+// and pass.
+type gate struct{ url, key, user, pass, passFile string }
 
 func (g gate) holds(c *http.Client) bool {
-	req, _ := http.NewRequest(http.MethodGet, g.url, nil)
+	var resp *http.Response
+	var err error
 	if g.user != "" {
+		req, _ := http.NewRequest(http.MethodGet, g.url, nil)
 		req.SetBasicAuth(g.user, g.pass)
+		resp, err = c.Do(req)
+	} else {
+		resp, err = benchkit.Get(c, g.url, g.passFile) // fails until the password file exists
 	}
-	resp, err := c.Do(req)
 	if err != nil {
 		return false
 	}
@@ -169,17 +159,20 @@ images:
 		fmt.Sprintf("http://127.0.0.1:%d/metrics", node),
 	}
 
+	// The llmmon stack keeps its password in its data directory; the compose stack's is in the
+	// rendered bundle.
+	lpw, cpw := filepath.Join(dir, "data", "secrets", "llmmon-password"), filepath.Join(out, "prometheus", "secrets", "llmmon", "password")
 	promURL := fmt.Sprintf("http://127.0.0.1:%d", prom)
 	deep := []gate{
-		{url: promURL + "/api/v1/rules", key: "data.groups"},
-		{url: promURL + "/api/v1/alertmanagers", key: "data.activeAlertmanagers"},
-		{url: promURL + "/api/v1/targets?state=active", key: "data.activeTargets"},
-		{url: fmt.Sprintf("http://127.0.0.1:%d/api/v2/status", am), key: "config"},
+		{url: promURL + "/api/v1/rules", key: "data.groups", passFile: cpw},
+		{url: promURL + "/api/v1/alertmanagers", key: "data.activeAlertmanagers", passFile: cpw},
+		{url: promURL + "/api/v1/targets?state=active", key: "data.activeTargets", passFile: cpw},
+		{url: fmt.Sprintf("http://127.0.0.1:%d/api/v2/status", am), key: "config", passFile: cpw},
 		{url: fmt.Sprintf("http://127.0.0.1:%d/api/datasources/uid/llmmon-prometheus", graf), user: "admin", pass: "bench-password"},
 	}
 	readyGates := make([]gate, len(ready))
 	for i, u := range ready {
-		readyGates[i] = gate{url: u}
+		readyGates[i] = gate{url: u, passFile: cpw}
 	}
 	services := []string{"prometheus", "alertmanager", "grafana", "node-exporter"}
 
@@ -192,7 +185,7 @@ images:
 		cmd := exec.Command(abs, "up", "-f", spec)
 		cmd.Dir = dir
 		benchkit.Must(cmd.Start())
-		benchkit.Must(pollReady(ready, 3*time.Minute))
+		benchkit.Must(pollReady(ready, lpw, 3*time.Minute))
 		readyL = append(readyL, time.Since(start))
 		benchkit.Must(cmd.Wait())
 		coldL = append(coldL, time.Since(start))
@@ -205,7 +198,7 @@ images:
 			if err := compose("up", "-d"); err != nil {
 				return err
 			}
-			return pollReady(ready, 3*time.Minute)
+			return pollReady(ready, cpw, 3*time.Minute)
 		}))
 		benchkit.Must(compose("down", "-v"))
 		// Compose waiting for the gates llmmon waits for; the same run gives the physical
@@ -255,7 +248,7 @@ images:
 		benchkit.Median(slowest).Round(time.Millisecond), benchkit.Median(discovery).Round(time.Millisecond), len(limit))
 	row("no-op up (goal < 300ms)", benchkit.Median(noop), "compose up -d, nothing changed", func() time.Duration {
 		benchkit.Must(compose("up", "-d"))
-		benchkit.Must(pollReady(ready, 3*time.Minute))
+		benchkit.Must(pollReady(ready, cpw, 3*time.Minute))
 		var ds []time.Duration
 		for j := 0; j < *quick; j++ {
 			ds = append(ds, timeIt(func() error { return compose("up", "-d") }))

@@ -89,14 +89,18 @@ func File(s *spec.Spec, r *stack.Rendered) ([]byte, error) {
 		if c.ConfigPrefix != "" {
 			switch c.Name {
 			case "grafana":
-				sv.Volumes = append(sv.Volumes, "./grafana/provisioning:"+render.GrafanaProvDir+":ro", "./grafana/dashboards:"+render.GrafanaDashDir+":ro")
+				sv.Volumes = append(sv.Volumes, "./grafana/provisioning:"+render.GrafanaProvDir+":ro", "./grafana/dashboards:"+render.GrafanaDashDir+":ro",
+					"./grafana/secrets/prometheus-password:"+render.GrafanaPromPassword+":ro")
 			default:
 				sv.Volumes = append(sv.Volumes, "./"+strings.TrimSuffix(c.ConfigPrefix, "/")+":"+c.ConfigPath+":ro")
 			}
-			if (c.Name == "alertmanager" && len(r.Bundle.Under("alertmanager/secrets/")) > 0) || c.Name == "relay" {
-				// The secret files are 0600 and owned by whoever ran render; only root in the
-				// container can read them through a bind mount.
-				sv.User = "0:0"
+			for _, f := range r.Bundle.Under(c.ConfigPrefix) {
+				if f.Mode == 0o600 {
+					// The secret files (credentials, web.yml, the relay's configuration) are 0600
+					// and owned by whoever ran render; only root in the container can read them
+					// through a bind mount.
+					sv.User = "0:0"
+				}
 			}
 		}
 		for _, m := range c.HostMounts {

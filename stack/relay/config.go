@@ -21,6 +21,9 @@ import (
 type Config struct {
 	// Listen is the address the relay serves on (127.0.0.1:9095).
 	Listen string `yaml:"listen"`
+	// Token is what every request but /metrics, /-/ready and /-/healthy must carry
+	// (Authorization: Bearer TOKEN); llmmon generates it and gives it to Alertmanager.
+	Token string `yaml:"token"`
 	// Language of the messages: en or zh.
 	Language string `yaml:"language"`
 	// Timezone the start times are shown in (IANA name).
@@ -102,6 +105,9 @@ func (c *Config) Check() error {
 		c.MaxPending = 20000
 	}
 	var errs []error
+	if c.Token == "" {
+		errs = append(errs, errors.New("token: missing; the relay refuses to run open (llmmon up generates one)"))
+	}
 	if _, ok := words[c.Language]; !ok {
 		errs = append(errs, fmt.Errorf("language %q: want en or zh", c.Language))
 	}

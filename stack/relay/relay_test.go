@@ -55,6 +55,7 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 	}
 	t.Cleanup(func() { rs.Close() })
 	cfg := &Config{
+		Token:     testToken,
 		Language:  "en",
 		Timezone:  "Asia/Shanghai",
 		BatchWait: 50 * time.Millisecond,
@@ -117,7 +118,21 @@ func alertN(i int, status, severity string) Alert {
 func (e *env) notify(t *testing.T, receiver string, alerts ...Alert) int {
 	t.Helper()
 	b, _ := json.Marshal(Notification{Version: "4", Status: "firing", Receiver: receiver, ExternalURL: "http://127.0.0.1:9093", Alerts: alerts})
-	resp, err := http.Post(e.srv.URL+"/v1/notify/"+receiver, "application/json", bytes.NewReader(b))
+	return post(t, e.srv.URL+"/v1/notify/"+receiver, "Bearer "+testToken, b)
+}
+
+// testToken is the relay's token in these tests.
+const testToken = "relay-token-0123456789"
+
+// post sends body with an Authorization header (none when auth is "") and returns the status.
+func post(t *testing.T, url, auth string, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +449,9 @@ func TestChineseMessages(t *testing.T) {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
 package relay
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -17,8 +19,39 @@ import (
 //	GET  /metrics               Prometheus metrics
 //	GET  /api/v1/status         every receiver's queue and last error
 //	GET  /api/v1/tests/{id}     the outcome of a test alert, per receiver
+//
+// Every path but /metrics, /-/ready and /-/healthy (read-only, and free of secrets) answers
+// 401 unless the request carries the configuration's token (Authorization: Bearer TOKEN).
 func (r *Relay) Handler(configPath string) http.Handler {
 	mux := http.NewServeMux()
+	open := http.NewServeMux()
+	r.routes(mux, configPath)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.reg, promhttp.HandlerOpts{}))
+	open.Handle("GET /metrics", mux)
+	open.Handle("GET /-/ready", mux)
+	open.Handle("GET /-/healthy", mux)
+	open.Handle("/", r.authorized(mux))
+	return open
+}
+
+// authorized passes on only requests that carry the token, compared in constant time.
+func (r *Relay) authorized(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		want := r.cfg.Token
+		r.mu.Unlock()
+		got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+		if !ok || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			r.metrics.unauthorized.Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="llmmon-relay"`)
+			http.Error(w, "unauthorized: this relay accepts only its stack's Alertmanager and llmmon", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+func (r *Relay) routes(mux *http.ServeMux, configPath string) {
 	mux.HandleFunc("POST /v1/notify/{receiver}", func(w http.ResponseWriter, req *http.Request) {
 		var n Notification
 		if err := json.NewDecoder(io.LimitReader(req.Body, 32<<20)).Decode(&n); err != nil {
@@ -54,14 +87,12 @@ func (r *Relay) Handler(configPath string) http.Handler {
 		r.log.Info("configuration reloaded")
 		io.WriteString(w, "reloaded\n")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, r.Status())
 	})
 	mux.HandleFunc("GET /api/v1/tests/{id}", func(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, r.TestResults(req.PathValue("id")))
 	})
-	return mux
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -244,7 +244,10 @@ func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) err
 			}
 			rc.EmailConfigs = []amEmail{ec}
 		case r.DingTalk != nil, r.WeCom != nil:
-			rc.WebhookConfigs = []amWebhook{{URL: fmt.Sprintf("http://127.0.0.1:%d/v1/notify/%s", s.InternalPorts.Relay, r.Name), SendResolved: true}}
+			// The relay accepts only requests that carry the stack's relay token.
+			rc.WebhookConfigs = []amWebhook{{URL: fmt.Sprintf("http://127.0.0.1:%d/v1/notify/%s", s.InternalPorts.Relay, r.Name), SendResolved: true,
+				HTTPConfig: &amHTTPConfig{Authorization: &amAuthorization{Type: "Bearer", CredentialsFile: AMRelayTokenFile}}}}
+			b.addSecret("alertmanager/secrets/llmmon/relay-token", []byte(o.Credentials.RelayToken))
 		case r.WeComApp != nil:
 			w := r.WeComApp
 			rc.WechatConfigs = []amWechat{{
@@ -273,6 +276,11 @@ func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) err
 		return err
 	}
 	b.add("alertmanager/alertmanager.yml", data)
+	web, err := webConfig(o)
+	if err != nil {
+		return err
+	}
+	b.addSecret("alertmanager/web.yml", web)
 	return nil
 }
 

@@ -55,6 +55,8 @@ type Auth string
 // The credentials components need.
 const (
 	AuthNone         Auth = ""
+	AuthStack        Auth = "stack"         // user llmmon and the stack's password, basic auth
+	AuthToken        Auth = "token"         // the relay's bearer token
 	AuthGrafanaAdmin Auth = "grafana-admin" // the admin user and password, basic auth
 )
 
@@ -109,7 +111,8 @@ func Components(s *spec.Spec, o Options) []Component {
 		"--storage.tsdb.retention.time=" + s.Prometheus.Retention.String(),
 		fmt.Sprintf("--web.listen-address=%s:%d", hostForURL(bind), s.Prometheus.Port),
 		fmt.Sprintf("--web.external-url=http://%s:%d", local, s.Prometheus.Port),
-		"--web.enable-lifecycle",
+		"--web.enable-lifecycle", // reload and quit need the credentials of web.yml
+		"--web.config.file=" + PromWebConfig,
 	}
 	if s.Prometheus.RetentionSize != "" {
 		promArgs = append(promArgs, "--storage.tsdb.retention.size="+s.Prometheus.RetentionSize)
@@ -132,6 +135,7 @@ func Components(s *spec.Spec, o Options) []Component {
 		},
 		Reload:    []string{"/-/reload"},
 		PortField: "prometheus.port",
+		Auth:      AuthStack,
 		Published: true,
 	})
 	out = append(out, Component{
@@ -146,6 +150,7 @@ func Components(s *spec.Spec, o Options) []Component {
 			"--web.route-prefix=/", // an external URL with a path must not move the API
 
 			"--cluster.listen-address=",
+			"--web.config.file=" + AMWebConfig,
 			// Per-receiver notification counters let `llmmon alert test` tell which receiver failed.
 			"--enable-feature=receiver-name-in-metrics",
 		},
@@ -158,6 +163,7 @@ func Components(s *spec.Spec, o Options) []Component {
 		Ready:        []ReadyCheck{{Path: "/api/v2/status", NonEmpty: "config", Missing: "has not loaded its configuration"}},
 		Reload:       []string{"/-/reload"},
 		PortField:    "alertmanager.port",
+		Auth:         AuthStack,
 		Published:    true,
 	})
 	out = append(out, Component{
@@ -207,6 +213,7 @@ func Components(s *spec.Spec, o Options) []Component {
 			Health:       "/-/ready",
 			Reload:       []string{"/-/reload"},
 			PortField:    "internal_ports.relay",
+			Auth:         AuthToken,
 			BuiltLocally: true,
 		})
 	}

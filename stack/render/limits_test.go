@@ -30,7 +30,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := render.Render(s, assets, render.Options{})
+	b, err := render.Render(s, assets, render.Options{Credentials: fakeCredentials})
 	if err != nil {
 		t.Fatal(err)
 	}

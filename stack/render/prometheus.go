@@ -34,7 +34,13 @@ type promAlerting struct {
 }
 
 type promAMConfig struct {
-	StaticConfigs []promStatic `yaml:"static_configs"`
+	BasicAuth     *promBasicAuth `yaml:"basic_auth,omitempty"`
+	StaticConfigs []promStatic   `yaml:"static_configs"`
+}
+
+type promBasicAuth struct {
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
 }
 
 type promStatic struct {
@@ -48,11 +54,12 @@ type promFileSD struct {
 }
 
 type promScrapeJob struct {
-	JobName        string       `yaml:"job_name"`
-	ScrapeInterval string       `yaml:"scrape_interval,omitempty"`
-	MetricsPath    string       `yaml:"metrics_path,omitempty"`
-	StaticConfigs  []promStatic `yaml:"static_configs,omitempty"`
-	FileSDConfigs  []promFileSD `yaml:"file_sd_configs,omitempty"`
+	JobName        string         `yaml:"job_name"`
+	ScrapeInterval string         `yaml:"scrape_interval,omitempty"`
+	MetricsPath    string         `yaml:"metrics_path,omitempty"`
+	BasicAuth      *promBasicAuth `yaml:"basic_auth,omitempty"`
+	StaticConfigs  []promStatic   `yaml:"static_configs,omitempty"`
+	FileSDConfigs  []promFileSD   `yaml:"file_sd_configs,omitempty"`
 	promLimits     `yaml:",inline"`
 }
 
@@ -173,6 +180,14 @@ func TargetFile(groups []TargetGroup) ([]byte, error) {
 func renderPrometheus(b *Bundle, s *spec.Spec, o Options) error {
 	local := hostForURL(s.LocalAddr())
 	timeout := min(s.Prometheus.ScrapeInterval.D(), 10*time.Second)
+	// Prometheus logs in to itself and to Alertmanager as APIUser.
+	auth := &promBasicAuth{Username: APIUser, PasswordFile: PromPasswordFile}
+	web, err := webConfig(o)
+	if err != nil {
+		return err
+	}
+	b.addSecret("prometheus/web.yml", web)
+	b.addSecret("prometheus/secrets/llmmon/password", []byte(o.Credentials.APIPassword))
 	cfg := promConfig{
 		Global: promGlobal{
 			ScrapeInterval:     s.Prometheus.ScrapeInterval.String(),
@@ -181,12 +196,12 @@ func renderPrometheus(b *Bundle, s *spec.Spec, o Options) error {
 			ExternalLabels:     map[string]string{"stack": s.Name},
 			ExtraScrapeMetrics: true,
 		},
-		Alerting:  promAlerting{Alertmanagers: []promAMConfig{{StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("%s:%d", local, s.Alertmanager.Port)}}}}}},
+		Alerting:  promAlerting{Alertmanagers: []promAMConfig{{BasicAuth: auth, StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("%s:%d", local, s.Alertmanager.Port)}}}}}},
 		RuleFiles: []string{PromConfigDir + "/rules/*.yml"},
 	}
 	self := []promScrapeJob{
-		{JobName: "prometheus", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("%s:%d", local, s.Prometheus.Port)}}}},
-		{JobName: "alertmanager", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("%s:%d", local, s.Alertmanager.Port)}}}},
+		{JobName: "prometheus", BasicAuth: auth, StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("%s:%d", local, s.Prometheus.Port)}}}},
+		{JobName: "alertmanager", BasicAuth: auth, StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("%s:%d", local, s.Alertmanager.Port)}}}},
 	}
 	if *s.Host {
 		self = append(self, promScrapeJob{JobName: "node", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.NodeExporter)}}}})

@@ -37,10 +37,18 @@ func load(t *testing.T, name string) *spec.Spec {
 	return s
 }
 
+// fakeCredentials are fixed, so that golden files are stable; the hash is bcrypt's of the
+// password (promtool check web-config reads it).
+var fakeCredentials = render.Credentials{
+	APIPassword:     "golden-api-password",
+	APIPasswordHash: "$2a$10$/5lV5e5QjzzeO.rq44uNUO64YdwY1O1mdxuWMBCIofypLo/.XwWrO",
+	RelayToken:      "golden-relay-token",
+}
+
 func renderCase(t *testing.T, name string) *render.Bundle {
 	t.Helper()
 	s := load(t, name)
-	b, err := render.Render(s, assets, render.Options{GPU: s.GPU == "on"})
+	b, err := render.Render(s, assets, render.Options{GPU: s.GPU == "on", Credentials: fakeCredentials})
 	if err != nil {
 		t.Fatalf("render %s: %v", name, err)
 	}
@@ -111,6 +119,9 @@ func TestSecretsAreSeparateAndPrivate(t *testing.T) {
 		}
 	}
 	secrets := b.Under("alertmanager/secrets/")
+	for n := range b.Under("alertmanager/secrets/llmmon/") {
+		delete(secrets, "llmmon/"+n) // llmmon's own (the relay token), tested in TestCredentials
+	}
 	if len(secrets) != 2 {
 		t.Fatalf("want 2 secret files, got %d", len(secrets))
 	}
@@ -160,6 +171,7 @@ func TestPromtoolAndAmtool(t *testing.T) {
 			am = bytes.ReplaceAll(am, []byte(render.AMConfigDir+"/"), []byte(filepath.Join(dir, "alertmanager")+"/"))
 			os.WriteFile(filepath.Join(dir, "alertmanager", "alertmanager.yml"), am, 0o644)
 			run(t, amtool, "check-config", filepath.Join(dir, "alertmanager", "alertmanager.yml"))
+			run(t, promtool, "check", "web-config", filepath.Join(dir, "prometheus", "web.yml"), filepath.Join(dir, "alertmanager", "web.yml"))
 		})
 	}
 }
@@ -169,6 +181,65 @@ func run(t *testing.T, bin string, args ...string) {
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil || bytes.Contains(out, []byte("FAILED")) {
 		t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+}
+
+// TestCredentials: Render refuses to run without the stack's credentials, closes Prometheus and
+// Alertmanager with web.yml, logs Prometheus and Grafana in to them, gives the relay its token
+// and Alertmanager the same token, and keeps every credential out of world-readable files.
+func TestCredentials(t *testing.T) {
+	s := load(t, "example")
+	if _, err := render.Render(s, assets, render.Options{}); err == nil || !strings.Contains(err.Error(), "credentials are missing") {
+		t.Errorf("render without credentials: %v", err)
+	}
+	b := renderCase(t, "example")
+	for p, f := range b.Files {
+		for _, secret := range []string{fakeCredentials.APIPassword, fakeCredentials.APIPasswordHash, fakeCredentials.RelayToken} {
+			if f.Mode != 0o600 && bytes.Contains(f.Data, []byte(secret)) {
+				t.Errorf("%s (mode %o) holds a credential", p, f.Mode)
+			}
+		}
+	}
+	want := map[string]string{
+		"prometheus/web.yml":                      "llmmon: " + fakeCredentials.APIPasswordHash,
+		"alertmanager/web.yml":                    "llmmon: " + fakeCredentials.APIPasswordHash,
+		"prometheus/secrets/llmmon/password":      fakeCredentials.APIPassword,
+		"grafana/secrets/prometheus-password":     fakeCredentials.APIPassword,
+		"alertmanager/secrets/llmmon/relay-token": fakeCredentials.RelayToken,
+		"relay/relay.yml":                         "token: " + fakeCredentials.RelayToken,
+	}
+	for p, w := range want {
+		f, ok := b.Files[p]
+		if !ok || f.Mode != 0o600 || !bytes.Contains(f.Data, []byte(w)) {
+			t.Errorf("%s: present %v, mode %o, want it 0600 with %q:\n%s", p, ok, f.Mode, w, f.Data)
+		}
+	}
+	prom := string(b.Files["prometheus/prometheus.yml"].Data)
+	if n := strings.Count(prom, "password_file: "+render.PromPasswordFile); n != 3 {
+		t.Errorf("prometheus.yml logs in %d times (alertmanagers, and the prometheus and alertmanager jobs: want 3):\n%s", n, prom)
+	}
+	am := string(b.Files["alertmanager/alertmanager.yml"].Data)
+	if n := strings.Count(am, "credentials_file: "+render.AMRelayTokenFile); n != 2 {
+		t.Errorf("alertmanager.yml gives the relay token to %d webhooks, want 2 (ops-dingtalk, ops-wecom... of the example)", n)
+	}
+	ds := string(b.Files["grafana/provisioning/datasources/llmmon.yaml"].Data)
+	for _, w := range []string{"basicAuth: true", "basicAuthUser: llmmon", "basicAuthPassword: $__file{" + render.GrafanaPromPassword + "}"} {
+		if !strings.Contains(ds, w) {
+			t.Errorf("the datasource lacks %q:\n%s", w, ds)
+		}
+	}
+	for _, c := range render.Components(s, render.Options{Relay: true}) {
+		args := strings.Join(c.Args, " ")
+		switch c.Name {
+		case "prometheus":
+			if !strings.Contains(args, "--web.config.file="+render.PromWebConfig) {
+				t.Errorf("prometheus args lack the web config: %s", args)
+			}
+		case "alertmanager":
+			if !strings.Contains(args, "--web.config.file="+render.AMWebConfig) {
+				t.Errorf("alertmanager args lack the web config: %s", args)
+			}
+		}
 	}
 }
 

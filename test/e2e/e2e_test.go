@@ -75,11 +75,20 @@ func requireImages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("e2e test: skipped under -short")
 	}
-	for _, img := range []string{"llmmon-test/prometheus:3.15.0", "llmmon-test/alertmanager:0.31.1", "llmmon-test/node-exporter:1.12.1", "llmmon-test/grafana-standin:dev"} {
+	for _, img := range []string{"llmmon-test/prometheus:3.15.0", "llmmon-test/alertmanager:0.31.1", "llmmon-test/node-exporter:1.12.1", grafanaImage()} {
 		if exec.Command("docker", "image", "inspect", img).Run() != nil {
 			testenv.SkipOrFail(t, "test image "+img+" is missing; run `make test-images`")
 		}
 	}
+}
+
+// grafanaImage is the Grafana stand-in's image: llmmon-test/grafana-standin:dev, or
+// $LLMMON_E2E_GRAFANA_IMAGE (a stand-in built from a work tree whose stand-in changed).
+func grafanaImage() string {
+	if img := os.Getenv("LLMMON_E2E_GRAFANA_IMAGE"); img != "" {
+		return img
+	}
+	return "llmmon-test/grafana-standin:dev"
 }
 
 func newStack(t *testing.T, extra string) *stackEnv {
@@ -105,8 +114,8 @@ images:
   prometheus: llmmon-test/prometheus:3.15.0
   alertmanager: llmmon-test/alertmanager:0.31.1
   node_exporter: llmmon-test/node-exporter:1.12.1
-  grafana: llmmon-test/grafana-standin:dev
-%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), e.relayPort(t), extra)
+  grafana: %s
+%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), e.relayPort(t), grafanaImage(), extra)
 	if err := os.WriteFile(e.spec, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -142,12 +151,46 @@ func (e *stackEnv) containers(t *testing.T) map[string]string {
 	return m
 }
 
-func getJSON(t *testing.T, url string, v any) {
+// get is http.Get logged in to the stack's Prometheus and Alertmanager, as user llmmon with
+// the password llmmon up keeps in DATA_DIR/secrets (read, never created, here).
+func (e *stackEnv) get(t *testing.T, url string) *http.Response {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.SetBasicAuth("llmmon", e.apiPassword(t))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// apiPassword is the stack's password of user llmmon on Prometheus and Alertmanager.
+func (e *stackEnv) apiPassword(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.dir, "data", "secrets", "llmmon-password"))
+	if err != nil {
+		t.Fatalf("the stack's password (llmmon up writes it): %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// relayToken is the token the stack's relay wants.
+func (e *stackEnv) relayToken(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.dir, "data", "secrets", "relay-token"))
+	if err != nil {
+		t.Fatalf("the stack's relay token (llmmon up writes it): %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// getJSON gets url with the stack's credentials and decodes its JSON answer into v.
+func (e *stackEnv) getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp := e.get(t, url)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(b, v); err != nil {
@@ -193,7 +236,7 @@ func TestIntegrationUpConvergeDown(t *testing.T) {
 			} `json:"groups"`
 		} `json:"data"`
 	}
-	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/rules", e.prom), &rules)
+	e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/rules", e.prom), &rules)
 	found := false
 	for _, g := range rules.Data.Groups {
 		for _, r := range g.Rules {
@@ -230,7 +273,7 @@ func TestIntegrationUpConvergeDown(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		marker = time.Now().Add(-time.Second).Unix()
-		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, marker), &q)
+		e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, marker), &q)
 		if len(q.Data.Result) > 0 {
 			break
 		}
@@ -253,14 +296,14 @@ func TestIntegrationUpConvergeDown(t *testing.T) {
 	}
 	deadline = time.Now().Add(20 * time.Second)
 	for {
-		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, marker), &q)
+		e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, marker), &q)
 		if len(q.Data.Result) > 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Second)
 	}
 	if len(q.Data.Result) == 0 {
-		resp, _ := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/query_range?query=count(up)&start=%d&end=%d&step=1", e.prom, marker-30, marker+30))
+		resp := e.get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query_range?query=count(up)&start=%d&end=%d&step=1", e.prom, marker-30, marker+30))
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("samples written before down (t=%d) are gone: %s", marker, b)
 	}

@@ -536,7 +536,7 @@ notify:
 	}
 	// Alertmanager counts the refused deliveries as failed email notifications.
 	deadline = time.Now().Add(30 * time.Second)
-	for failedEmailNotifications(t, amURL) == 0 {
+	for failedEmailNotifications(t, e, amURL) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("alertmanager_notifications_failed_total{integration=\"email\"} stays 0 although the server refuses bad-mail")
 		}
@@ -617,12 +617,9 @@ notify:
 }
 
 // failedEmailNotifications sums alertmanager_notifications_failed_total{integration="email"}.
-func failedEmailNotifications(t *testing.T, amURL string) float64 {
+func failedEmailNotifications(t *testing.T, e *stackEnv, amURL string) float64 {
 	t.Helper()
-	resp, err := http.Get(amURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := e.get(t, amURL+"/metrics")
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	var sum float64

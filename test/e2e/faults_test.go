@@ -23,7 +23,7 @@ func (e *stackEnv) waitSamples(t *testing.T) int64 {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		m := time.Now().Add(-time.Second).Unix()
-		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, m), &q)
+		e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, m), &q)
 		if len(q.Data.Result) > 0 {
 			return m
 		}
@@ -40,7 +40,7 @@ func (e *stackEnv) hasSamplesAt(t *testing.T, at int64) bool {
 			Result []json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, at), &q)
+	e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=count(up)&time=%d", e.prom, at), &q)
 	return len(q.Data.Result) > 0
 }
 

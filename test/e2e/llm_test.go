@@ -87,7 +87,7 @@ func (e *stackEnv) query(t *testing.T, q string) []promResult {
 			Result []promResult `json:"result"`
 		} `json:"data"`
 	}
-	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=%s", e.prom, url.QueryEscape(q)), &r)
+	e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=%s", e.prom, url.QueryEscape(q)), &r)
 	if r.Status != "success" {
 		t.Fatalf("query %s: %s", q, r.Error)
 	}
@@ -105,7 +105,7 @@ func (e *stackEnv) alerts(t *testing.T) []alertState {
 			} `json:"alerts"`
 		} `json:"data"`
 	}
-	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/alerts", e.prom), &r)
+	e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/alerts", e.prom), &r)
 	var out []alertState
 	for _, a := range r.Data.Alerts {
 		tg := a.Labels["target"]

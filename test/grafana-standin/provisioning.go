@@ -54,16 +54,56 @@ func expandEnv(s string, getenv func(string) string) string {
 	})
 }
 
-// decodeYAML decodes a provisioning file, interpolating environment variables in its values.
+var providerRe = regexp.MustCompile(`\$__(\w+)\{([^}]*)\}`)
+
+// expandValue interpolates a provisioning value as Grafana does: between the "$$" (a literal $),
+// first the variable-expansion providers $__env{NAME} and $__file{PATH} (the file's content,
+// whitespace trimmed at both ends; a file that cannot be read is an error), then $VAR and
+// ${VAR}.
+func expandValue(s string, getenv func(string) string) (string, error) {
+	parts := strings.Split(s, "$$")
+	for i, part := range parts {
+		var err error
+		part = providerRe.ReplaceAllStringFunc(part, func(m string) string {
+			sub := providerRe.FindStringSubmatch(m)
+			switch sub[1] {
+			case "env":
+				return getenv(sub[2])
+			case "file":
+				b, ferr := os.ReadFile(sub[2])
+				if ferr != nil && err == nil {
+					err = fmt.Errorf("failed to read file %q for variable expansion: %w", sub[2], ferr)
+				}
+				return strings.TrimSpace(string(b))
+			}
+			if err == nil {
+				err = fmt.Errorf("unknown variable expansion provider %q", sub[1])
+			}
+			return m
+		})
+		if err != nil {
+			return "", err
+		}
+		parts[i] = expandEnv(part, getenv)
+	}
+	return strings.Join(parts, "$"), nil
+}
+
+// decodeYAML decodes a provisioning file, interpolating variables in its values.
 func decodeYAML(data []byte, out any, getenv func(string) string) error {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return err
 	}
+	var walkErr error
 	var walk func(n *yaml.Node, isKey bool)
 	walk = func(n *yaml.Node, isKey bool) {
 		if n.Kind == yaml.ScalarNode && !isKey && strings.Contains(n.Value, "$") {
-			n.Value = expandEnv(n.Value, getenv)
+			v, err := expandValue(n.Value, getenv)
+			if err != nil && walkErr == nil {
+				walkErr = err
+			}
+			n.Value = v
 			if n.Style == 0 {
 				n.Tag = "" // let the expanded value resolve (a bool, a number…)
 			}
@@ -73,6 +113,9 @@ func decodeYAML(data []byte, out any, getenv func(string) string) error {
 		}
 	}
 	walk(&root, false)
+	if walkErr != nil {
+		return walkErr
+	}
 	if root.Kind == 0 {
 		return nil // empty file
 	}

@@ -537,6 +537,7 @@ func TestBadDatasourceProvisioningStopsStart(t *testing.T) {
 	for name, content := range map[string]string{
 		"invalid yaml": "apiVersion: 1\ndatasources:\n  - name: [unclosed\n",
 		"two defaults": "apiVersion: 1\ndatasources:\n  - {name: a, type: prometheus, isDefault: true}\n  - {name: b, type: prometheus, isDefault: true}\n",
+		"missing file": "apiVersion: 1\ndatasources:\n  - {name: a, type: prometheus, secureJsonData: {basicAuthPassword: '$__file{/nonexistent/pw}'}}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			in := setup(t)
@@ -547,6 +548,59 @@ func TestBadDatasourceProvisioningStopsStart(t *testing.T) {
 				t.Errorf("exit %d, log:\n%s", code, log.String())
 			}
 		})
+	}
+}
+
+// TestDatasourcePasswordFromFile: a provisioned data source's basic-auth password can come from
+// a file ($__file{PATH}, Grafana's variable expansion); the proxy and the health check log in
+// to the data source with it, and the API never shows it.
+func TestDatasourcePasswordFromFile(t *testing.T) {
+	in := setup(t)
+	pwFile := filepath.Join(filepath.Dir(in.prov), "prom-password")
+	writeFile(t, pwFile, "  pr0m-pass\n")
+	writeFile(t, filepath.Join(in.prov, "datasources", "llmmon.yaml"), `apiVersion: 1
+datasources:
+  - name: Prometheus (llmmon)
+    uid: prom
+    type: prometheus
+    url: ${PROM_URL}
+    isDefault: true
+    basicAuth: true
+    basicAuthUser: llmmon
+    secureJsonData:
+      basicAuthPassword: $__file{`+pwFile+`}
+`)
+	in.start(t)
+	var res obj
+	if code := in.call(t, "GET", "/api/datasources/proxy/uid/prom/api/v1/query?query=up", nil, &res); code != 200 {
+		t.Fatalf("proxy: %d %v", code, res)
+	}
+	r, _ := in.prom.last()
+	if u, p, ok := r.BasicAuth(); !ok || u != "llmmon" || p != "pr0m-pass" {
+		t.Errorf("the proxied request logs in as %q/%q (%v), want llmmon and the file's content, trimmed", u, p, ok)
+	}
+	var ds obj
+	in.call(t, "GET", "/api/datasources/uid/prom", nil, &ds)
+	if b, _ := json.Marshal(ds); strings.Contains(string(b), "pr0m-pass") || ds["basicAuth"] != true {
+		t.Errorf("the data source as the API shows it: %s", b)
+	}
+}
+
+func TestExpandValue(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), "\tfrom-file \n")
+	env := func(k string) string { return map[string]string{"X": "1"}[k] }
+	for in, want := range map[string]string{
+		"$__file{" + filepath.Join(dir, "f") + "}": "from-file",
+		"a-$__env{X}-$X-${X}":                      "a-1-1-1",
+		"$$__file{nope}":                           "$__file{nope}",
+	} {
+		if got, err := expandValue(in, env); err != nil || got != want {
+			t.Errorf("expandValue(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := expandValue("$__file{"+filepath.Join(dir, "missing")+"}", env); err == nil {
+		t.Error("a missing file was expanded without an error")
 	}
 }
 

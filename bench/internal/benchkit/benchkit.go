@@ -5,6 +5,7 @@ package benchkit
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -70,4 +71,29 @@ func Median(ds []time.Duration) time.Duration {
 	}
 	sort.Slice(ok, func(i, j int) bool { return ok[i] < ok[j] })
 	return ok[len(ok)/2]
+}
+
+// APIUser is the user llmmon's Prometheus and Alertmanager accept (with the stack's password).
+const APIUser = "llmmon"
+
+// Get is c.Get (http.DefaultClient when nil) logged in as APIUser with the password in
+// passwordFile: DATA_DIR/secrets/llmmon-password of a stack llmmon runs, or
+// prometheus/secrets/llmmon/password of a bundle `llmmon render` wrote. The file is read at
+// every call, so it may appear while polling.
+func Get(c *http.Client, url, passwordFile string) (*http.Response, error) {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if passwordFile != "" {
+		b, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return nil, err
+		}
+		req.SetBasicAuth(APIUser, strings.TrimSpace(string(b)))
+	}
+	return c.Do(req)
 }
