@@ -55,7 +55,7 @@ func TestIntegrationImportDashboardWithoutSecrets(t *testing.T) {
 	good := filepath.Join(e.dir, "good.json")
 	os.WriteFile(good, []byte(`{"title": "Good", "uid": "e2e-good", "panels": [{"id": 1, "type": "timeseries", "title": "up", "datasource": "${DS_PROMETHEUS}", "targets": [{"refId": "A", "expr": "up"}]}]}`), 0o644)
 	code, out = e.runEnv(t, without, "import-dashboard", good)
-	if code != 0 || !strings.Contains(out, "Pushed to the running Grafana") {
+	if code != 0 || !strings.Contains(out, "Loaded into the running Grafana") {
 		t.Fatalf("import without the webhook's variable: exit %d\n%s", code, out)
 	}
 

@@ -83,14 +83,7 @@ func memoryWatch(t *testing.T, id string) (stop func() uint64) {
 // place to go.
 func (e *stackEnv) promAPI(t *testing.T, path string, v any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", e.prom, path), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := e.get(t, fmt.Sprintf("http://127.0.0.1:%d%s", e.prom, path))
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
