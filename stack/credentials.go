@@ -2,7 +2,9 @@ package stack
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -107,17 +109,23 @@ func EnsureCredentials(s *spec.Spec) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	hash, _, err := readSecret(s, secretAPIPasswordHash)
+	stored, _, err := readSecret(s, secretAPIPasswordHash)
 	if err != nil {
 		return nil, err
 	}
-	if hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) != nil {
-		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
-		if err != nil {
-			return nil, fmt.Errorf("hash the %s password: %w", APIUser, err)
+	// The file holds the bcrypt hash and, on a second line, the password's SHA-256: checking
+	// that costs microseconds, where bcrypt's own check costs some 60 ms on every up.
+	hash, sum := splitHashFile(stored)
+	fp := fingerprint(pw)
+	if hash == "" || sum != fp {
+		if hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) != nil {
+			h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+			if err != nil {
+				return nil, fmt.Errorf("hash the %s password: %w", APIUser, err)
+			}
+			hash = string(h)
 		}
-		hash = string(h)
-		if _, err := writeSecret(s, secretAPIPasswordHash, hash); err != nil {
+		if _, err := writeSecret(s, secretAPIPasswordHash, hash+"\n"+fp); err != nil {
 			return nil, err
 		}
 	}
@@ -136,13 +144,29 @@ func ReadCredentials(s *spec.Spec) (*Credentials, error) {
 	if c.RelayToken, _, err = readSecret(s, secretRelayToken); err != nil {
 		return nil, err
 	}
-	if c.APIPasswordHash, _, err = readSecret(s, secretAPIPasswordHash); err != nil {
+	stored, _, err := readSecret(s, secretAPIPasswordHash)
+	if err != nil {
 		return nil, err
 	}
+	c.APIPasswordHash, _ = splitHashFile(stored)
 	if c.APIPassword == "" || c.RelayToken == "" {
 		return nil, fmt.Errorf("%w for stack %q in %s: it was never started by this llmmon with this data_dir; run llmmon up", ErrNoCredentials, s.Name, secretsDir(s))
 	}
 	return c, nil
+}
+
+// splitHashFile returns the bcrypt hash and the password's fingerprint kept in the hash file
+// (an older file has only the hash).
+func splitHashFile(v string) (hash, sum string) {
+	hash, sum, _ = strings.Cut(v, "\n")
+	return strings.TrimSpace(hash), strings.TrimSpace(sum)
+}
+
+// fingerprint is the SHA-256 of a password, hex: what tells that the cached bcrypt hash is the
+// password's, without bcrypt's deliberately slow check.
+func fingerprint(pw string) string {
+	h := sha256.Sum256([]byte(pw))
+	return "sha256:" + hex.EncodeToString(h[:])
 }
 
 // ephemeralCredentials are fresh credentials kept nowhere, for a bundle rendered for a stack

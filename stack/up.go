@@ -490,37 +490,52 @@ func (e *Engine) execute(ctx context.Context, want []Desired, steps Steps, obs O
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	var mu sync.Mutex
-	g, gctx = errgroup.WithContext(ctx)
+	// Components whose readiness takes longest once started (Prometheus waits on its own
+	// service discovery) go first, alone, so that the daemon serves them at full speed; the
+	// others follow in parallel.
+	var first, rest []Desired
 	for _, d := range want {
-		st, ok := steps.For(d.Component.Name)
-		if !ok {
-			mu.Lock()
-			res.ComponentActions[d.Component.Name] = "unchanged"
-			mu.Unlock()
-			continue
+		if d.Component.StartFirst {
+			first = append(first, d)
+		} else {
+			rest = append(rest, d)
 		}
-		g.Go(func() error {
-			action, err := e.run(gctx, ep, d, st)
-			if err != nil {
-				return err
-			}
-			if d.Component.BuiltLocally && st.Op == OpRecreate {
-				// The relay images of the llmmon binaries this one replaced are of no more use.
-				if err := e.removeStaleRelayImages(gctx, d.Spec.Image); err != nil {
-					e.log.Debug("cannot remove the previous relay images", "error", err)
-				}
-			}
-			mu.Lock()
-			res.ComponentActions[d.Component.Name] = action
-			mu.Unlock()
-			e.emit(o, Event{Component: d.Component.Name, Action: action, Detail: st.Cause})
-			return nil
-		})
 	}
-	err := g.Wait()
+	var mu sync.Mutex
+	for _, wave := range [][]Desired{first, rest} {
+		g, gctx = errgroup.WithContext(ctx)
+		for _, d := range wave {
+			st, ok := steps.For(d.Component.Name)
+			if !ok {
+				mu.Lock()
+				res.ComponentActions[d.Component.Name] = "unchanged"
+				mu.Unlock()
+				continue
+			}
+			g.Go(func() error {
+				action, err := e.run(gctx, ep, d, st)
+				if err != nil {
+					return err
+				}
+				if d.Component.BuiltLocally && st.Op == OpRecreate {
+					// The relay images of the llmmon binaries this one replaced are of no more use.
+					if err := e.removeStaleRelayImages(gctx, d.Spec.Image); err != nil {
+						e.log.Debug("cannot remove the previous relay images", "error", err)
+					}
+				}
+				mu.Lock()
+				res.ComponentActions[d.Component.Name] = action
+				mu.Unlock()
+				e.emit(o, Event{Component: d.Component.Name, Action: action, Detail: st.Cause})
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
 	res.Changed = len(steps) > 0
-	return err
+	return nil
 }
 
 // run carries out one component's step and returns what was done.

@@ -45,6 +45,9 @@ type Component struct {
 	PortField string
 	// BuiltLocally says llmmon builds Image itself (the relay) instead of pulling it.
 	BuiltLocally bool
+	// StartFirst says its readiness takes longest once it runs, so up starts it before the
+	// others (Prometheus waits on its own service discovery, about 5 s).
+	StartFirst bool
 	// Published says whether users browse to it (for the summary).
 	Published bool
 }
@@ -133,10 +136,11 @@ func Components(s *spec.Spec, o Options) []Component {
 			{Path: "/api/v1/alertmanagers", NonEmpty: "data.activeAlertmanagers", Missing: "is not connected to alertmanager yet"},
 			{Path: "/api/v1/targets?state=active", NonEmpty: "data.activeTargets", Missing: "sees no targets yet"},
 		},
-		Reload:    []string{"/-/reload"},
-		PortField: "prometheus.port",
-		Auth:      AuthStack,
-		Published: true,
+		Reload:     []string{"/-/reload"},
+		PortField:  "prometheus.port",
+		Auth:       AuthStack,
+		StartFirst: true,
+		Published:  true,
 	})
 	out = append(out, Component{
 		Name:  "alertmanager",
