@@ -114,7 +114,7 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, 
 		return err
 	}
 	ep := newEndpoints(s, creds, grafanaPW)
-	delay := 50 * time.Millisecond
+	const delay = 50 * time.Millisecond // local calls are cheap, and every 50 ms of waiting counts
 	for {
 		for _, d := range want {
 			if !pending[d.Component.Name] {
@@ -141,7 +141,6 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, 
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 100*time.Millisecond) // local calls: cheap, and every 100 ms counts
 	}
 	var msgs []string
 	for _, d := range want {
