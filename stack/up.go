@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -492,7 +493,7 @@ func (e *Engine) execute(ctx context.Context, want []Desired, steps Steps, obs O
 	}
 	// Components whose readiness takes longest once started (Prometheus waits on its own
 	// service discovery) go first, alone, so that the daemon serves them at full speed; the
-	// others follow in parallel.
+	// others follow in parallel once they answer (or after firstWaveWait).
 	var first, rest []Desired
 	for _, d := range want {
 		if d.Component.StartFirst {
@@ -533,9 +534,39 @@ func (e *Engine) execute(ctx context.Context, want []Desired, steps Steps, obs O
 		if err := g.Wait(); err != nil {
 			return err
 		}
+		if len(wave) > 0 && wave[0].Component.StartFirst {
+			e.awaitStarted(ctx, ep, wave, steps)
+		}
 	}
 	res.Changed = len(steps) > 0
 	return nil
+}
+
+// firstWaveWait bounds how long the other components wait for the first ones to answer.
+const firstWaveWait = 2 * time.Second
+
+// awaitStarted waits, at most firstWaveWait, until the components of the first wave that were
+// started answer their readiness path: starting the others meanwhile would slow them down on a
+// small host (the daemon and their own start compete for its cores), and what they wait for
+// afterwards (Prometheus: its discovery) runs while the others start.
+func (e *Engine) awaitStarted(ctx context.Context, ep endpoints, wave []Desired, steps Steps) {
+	ctx, cancel := context.WithTimeout(ctx, firstWaveWait)
+	defer cancel()
+	for _, d := range wave {
+		if _, ok := steps.For(d.Component.Name); !ok {
+			continue
+		}
+		p := ep.api(d.Component)
+		for ctx.Err() == nil {
+			if code, _, err := e.get(ctx, p, d.Component.Health); err == nil && code == http.StatusOK {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(25 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // run carries out one component's step and returns what was done.
