@@ -173,8 +173,10 @@ func TestIntegrationLLMPacks(t *testing.T) {
 	}
 	time.Sleep(20 * time.Second)
 	for _, a := range e.alerts(t) {
-		if strings.HasPrefix(a.name, "Host") {
-			continue // the test machine's own CPU and memory are real, and often busy
+		if strings.HasPrefix(a.name, "Host") || a.name == "PrometheusStorageFilling" {
+			// The test machine's own CPU, memory and disk are real and often busy: an image
+			// build during the run makes the disk-fill prediction fire on a half-full disk.
+			continue
 		}
 		t.Errorf("healthy run raised %s on %s (%s)", a.name, a.target, a.state)
 	}
