@@ -252,7 +252,7 @@ func owned(c runtime.Container) bool {
 		slices.Contains(render.AllComponents, c.Labels[runtime.LabelComponent])
 }
 
-// Up converges the stack to the spec: it renders and checks the files, takes the stack's lock,
+// Up converges the stack to the spec: it takes the stack's lock, renders and checks the files,
 // observes what is really there, plans, runs a preflight of the whole plan that changes nothing,
 // then runs the plan (independent steps in parallel) and waits until every component is
 // healthy.
@@ -265,8 +265,13 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 		o.HealthTimeout = 3 * time.Minute
 	}
 	o.Progress = syncProgress(o.Progress)
-	// The lock comes first: credentials are generated under it, so two first runs at once
-	// cannot make two different passwords.
+	info, err := e.rt.Ping(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The lock comes before the credentials: they are generated under it, so two first runs at
+	// once cannot make two different passwords. A dry run takes no lock and writes nothing.
+	var creds *Credentials
 	if !o.DryRun {
 		lock, err := lockStack(ctx, s, "up", o.NoWait, func(holder string) {
 			e.emit(o, Event{Action: "wait", Detail: holder + " is changing this stack; waiting for it (--no-wait fails at once instead)"})
@@ -275,24 +280,15 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 			return nil, err
 		}
 		defer lock.release()
-	}
-	var creds *Credentials
-	if !o.DryRun {
-		c, err := EnsureCredentials(s)
-		if err != nil {
+		if creds, err = EnsureCredentials(s); err != nil {
 			return nil, err
 		}
-		creds = c
 	}
 	r, err := e.Render(ctx, s, RenderOptions{Credentials: creds})
 	if err != nil {
 		return nil, err
 	}
 	res := &UpResult{Notes: r.Notes, URLs: map[string]string{}, ComponentActions: map[string]string{}}
-	info, err := e.rt.Ping(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if s.GPU == "on" && s.DCGMExporterAddress == "" && !info.NvidiaRuntime {
 		return nil, fmt.Errorf("%w: gpu: on, but the Docker daemon has no NVIDIA runtime; install the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker) or set gpu: auto", ErrPreflight)
 	}
@@ -333,7 +329,7 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 	if err := r.Bundle.Write(filepath.Join(s.DataDir, "generated")); err != nil {
 		return nil, err
 	}
-	_ = os.Remove(filepath.Join(s.DataDir, "state.json")) // kept by llmmon before 0.3; the containers are the state now
+	_ = os.Remove(filepath.Join(s.DataDir, "state.json")) // kept by earlier versions; the containers are the state now
 	if err := e.execute(ctx, want, steps, obs, newEndpoints(s, creds, pw), o, res); err != nil {
 		return res, err
 	}
