@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,9 @@ func TestListImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Filters.ExactMatch("reference", "llmmon-relay") || !reflect.DeepEqual(got.Filters.Get("label"), []string{"io.llmmon.component=relay", "io.llmmon.managed=true"}) {
+	labels := got.Filters.Get("label") // a map's keys: in no order
+	sort.Strings(labels)
+	if !got.Filters.ExactMatch("reference", "llmmon-relay") || !reflect.DeepEqual(labels, []string{"io.llmmon.component=relay", "io.llmmon.managed=true"}) {
 		t.Errorf("filters %v", got.Filters)
 	}
 	if len(list) != 2 || list[0].ID != "sha256:1" || !reflect.DeepEqual(list[0].Tags, []string{"llmmon-relay:aaa"}) || list[1].Tags[0] != "llmmon-relay:bbb" {
