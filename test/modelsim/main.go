@@ -47,6 +47,12 @@
 // Control API (on --control): GET /modes (current mode per engine, JSON), POST
 // /mode?engine=vllm&mode=error-burst (engine optional: all engines), GET /engines, GET /healthz.
 //
+// --replay FILE=ADDR (repeatable) serves a real server's recorded /metrics output, or the
+// exposition a release's inventory from source describes (test/testdata/releases), on ADDR, with
+// its counters and histograms growing so that rates and quantiles have data (package replay).
+// modelsim --replay test/testdata/releases/vllm-triton/vllm-0.10.0.prom=:8000 serves vLLM 0.10.0
+// as that server printed it; --serve may then be left out.
+//
 // Given --seed, the simulated traffic is deterministic, except for timing.
 package main
 
@@ -65,6 +71,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/llmmon/llmmon/test/modelsim/replay"
 )
 
 // defaultPorts are the engines' own default ports.
@@ -74,10 +82,12 @@ var defaultPorts = map[string]string{
 }
 
 type serveSpec struct{ kind, addr string }
+type replaySpec struct{ file, addr string }
 type modeSpec struct{ engine, mode string }
 
 type config struct {
 	serves       []serveSpec
+	replays      []replaySpec
 	modes        []modeSpec
 	model        string
 	rps          float64
@@ -108,11 +118,12 @@ func (l listFlag) Set(v string) error {
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var cfg config
-	var serves, modes []string
+	var serves, modes, replays []string
 	fs := flag.NewFlagSet("modelsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(listFlag{&serves}, "serve", "`ENGINE[=ADDR]` to serve (repeatable, comma-separated); engines: "+strings.Join(engineKinds, ", "))
 	fs.Var(listFlag{&modes}, "mode", "`MODE` for all engines or ENGINE=MODE (repeatable, comma-separated); modes: "+strings.Join(allModes, ", "))
+	fs.Var(listFlag{&replays}, "replay", "`FILE=ADDR`: serve a recorded /metrics file or a release inventory on ADDR (repeatable)")
 	fs.StringVar(&cfg.model, "model", "Qwen/Qwen3-0.6B", "served model name (the model_name/model label)")
 	fs.Float64Var(&cfg.rps, "rps", 5, "mean request rate per engine, requests/s")
 	fs.Int64Var(&cfg.seed, "seed", 1, "random seed")
@@ -147,8 +158,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return cfg, envErr
 	}
 
-	if len(serves) == 0 {
-		return cfg, errors.New("nothing to serve: give --serve ENGINE[=ADDR] (or MODELSIM_SERVE)")
+	for _, r := range replays {
+		file, addr, ok := strings.Cut(r, "=")
+		if !ok || file == "" || addr == "" {
+			return cfg, fmt.Errorf("--replay %q: want FILE=ADDR", r)
+		}
+		cfg.replays = append(cfg.replays, replaySpec{file, addr})
+	}
+	if len(serves) == 0 && len(cfg.replays) == 0 {
+		return cfg, errors.New("nothing to serve: give --serve ENGINE[=ADDR] (or MODELSIM_SERVE) or --replay FILE=ADDR")
 	}
 	for _, s := range serves {
 		kind, addr, hasAddr := strings.Cut(s, "=")
@@ -209,6 +227,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "modelsim:", err)
 		os.Exit(2)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, r := range cfg.replays {
+		if err := serveReplay(r); err != nil {
+			fmt.Fprintln(os.Stderr, "modelsim:", err)
+			os.Exit(2)
+		}
+	}
+	if len(cfg.serves) == 0 {
+		<-ctx.Done()
+		return
+	}
 	sim, err := newSimulator(cfg, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "modelsim:", err)
@@ -218,8 +248,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "modelsim:", err)
 		os.Exit(1)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if cfg.control != "" && cfg.control != "off" {
 		ln, err := net.Listen("tcp", cfg.control)
 		if err != nil {
@@ -233,4 +261,23 @@ func main() {
 	}
 	sim.run(ctx)
 	sim.close()
+}
+
+// serveReplay serves one recorded or inventoried exposition on its address.
+func serveReplay(r replaySpec) error {
+	data, err := os.ReadFile(r.file)
+	if err != nil {
+		return fmt.Errorf("--replay: %w", err)
+	}
+	e, err := replay.Parse(r.file, data)
+	if err != nil {
+		return fmt.Errorf("--replay: %w", err)
+	}
+	ln, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		return fmt.Errorf("--replay %s: %w", r.file, err)
+	}
+	fmt.Fprintf(os.Stderr, "modelsim: replaying %s (%d families) on %s\n", r.file, len(e.Families()), ln.Addr())
+	go func() { _ = (&http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}).Serve(ln) }()
+	return nil
 }
