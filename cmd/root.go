@@ -147,6 +147,7 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 	root.AddCommand(
 		newUpCmd(a),
 		withoutSecrets(a, newStatusCmd(a)),
+		withoutSecrets(a, newDoctorCmd(a)),
 		withoutSecrets(a, newDownCmd(a)),
 		newAddTargetCmd(a),
 		newRemoveTargetCmd(a),

@@ -1,0 +1,97 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+
+	"github.com/llmmon/llmmon/stack/doctor"
+	"github.com/llmmon/llmmon/stack/render"
+	"github.com/llmmon/llmmon/stack/spec"
+)
+
+// DoctorReport is what `llmmon doctor` found: per scraped model service, the panels, variables
+// and records without data and why, and its scrape health.
+type DoctorReport struct {
+	Targets []*doctor.TargetReport `json:"targets"`
+	Blind   int                    `json:"blind"` // checks without data, all targets
+	Notes   int                    `json:"notes"` // scrape-health notes, all targets
+}
+
+// Doctor checks every model service the stack's Prometheus scrapes against the dashboards and
+// records llmmon generates for its engine. It only reads.
+func (e *Engine) Doctor(ctx context.Context, s *spec.Spec) (*DoctorReport, error) {
+	ep, err := endpointsFor(s)
+	if err != nil {
+		return nil, err
+	}
+	q := promQuerier{e: e, prom: ep.prom()}
+	up, err := q.Query(ctx, `group by (target, engine) (up{engine!=""})`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot ask Prometheus which services it scrapes (is the stack up? `llmmon status` says): %w", err)
+	}
+	placeholder := render.Credentials{APIPassword: "unused", APIPasswordHash: "unused", RelayToken: "unused"}
+	b, err := render.Render(s, e.assets, render.Options{GPU: true, Credentials: placeholder})
+	if err != nil {
+		return nil, err
+	}
+	a := doctor.Assets{Records: b.Files["prometheus/rules/records.yml"].Data, Dashboards: map[string][]byte{}}
+	for p, f := range b.Under("grafana/dashboards/" + render.DashboardFolder + "/") {
+		a.Dashboards[path.Base(p)] = f.Data
+	}
+	var ts []doctor.Target
+	for _, x := range up {
+		ts = append(ts, doctor.Target{Name: x.Labels["target"], Engine: x.Labels["engine"]})
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+	r := &DoctorReport{Targets: []*doctor.TargetReport{}}
+	for _, t := range ts {
+		checks, err := doctor.Checks(a, t)
+		if err != nil {
+			return nil, err
+		}
+		tr, err := doctor.Diagnose(ctx, q, t, checks)
+		if err != nil {
+			return nil, fmt.Errorf("checking %s: %w", t.Name, err)
+		}
+		r.Targets = append(r.Targets, tr)
+		r.Blind += tr.Blind
+		r.Notes += len(tr.Notes)
+	}
+	return r, nil
+}
+
+// promQuerier runs instant queries on the stack's Prometheus with its credentials.
+type promQuerier struct {
+	e    *Engine
+	prom endpoint
+}
+
+func (q promQuerier) Query(ctx context.Context, expr string) ([]doctor.Sample, error) {
+	b, err := q.e.getOK(ctx, q.prom, "/api/v1/query?query="+url.QueryEscape(expr))
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("prometheus answered something unreadable: %w", err)
+	}
+	out := make([]doctor.Sample, 0, len(r.Data.Result))
+	for _, x := range r.Data.Result {
+		v, _ := x.Value[1].(string)
+		f, _ := strconv.ParseFloat(v, 64)
+		out = append(out, doctor.Sample{Labels: x.Metric, Value: f})
+	}
+	return out, nil
+}

@@ -1,0 +1,216 @@
+// Package doctor finds what a model service's dashboards and alerts cannot show: for every
+// target, each panel query, dashboard variable and llmmon:* record that has no data, with the
+// reason in words (the metrics the server does not expose, a flag it needs, a mapping to add),
+// and the scrape's health (series count, scrape time against the timeout). It only reads, through
+// a Querier: the live stack's Prometheus for `llmmon doctor`, a test Prometheus in the release
+// tests.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+
+	"github.com/llmmon/llmmon/stack/check"
+)
+
+// Sample is one series of an instant query's answer.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// Querier runs instant PromQL queries.
+type Querier interface {
+	Query(ctx context.Context, expr string) ([]Sample, error)
+}
+
+// Target is a model service as the stack scrapes it: its target label and engine (the job).
+type Target struct {
+	Name   string
+	Engine string
+}
+
+// Check is one thing a target's dashboards or alerts read.
+type Check struct {
+	Kind      string // panel, variable or record
+	Dashboard string // the dashboard's title (panels and variables)
+	Panel     string // the panel's title, or the variable's name
+	Record    string // the record's name
+	Expr      string // PromQL, with the target put in for $target
+}
+
+// Name is how the check is shown: "SGLang / Abort ratio", "variable SGLang / model",
+// "record llmmon:requests:rate5m".
+func (c Check) Name() string {
+	switch c.Kind {
+	case "record":
+		return "record " + c.Record
+	case "variable":
+		return "variable " + c.Dashboard + " / " + c.Panel
+	}
+	return c.Dashboard + " / " + c.Panel
+}
+
+// Finding is the verdict on one check.
+type Finding struct {
+	Check
+	Data    bool     `json:"data"`
+	Missing []string `json:"missing,omitempty"` // metrics it reads that the server does not expose
+	Why     string   `json:"why,omitempty"`
+}
+
+// Assets are the rendered rules and dashboards the checks come from.
+type Assets struct {
+	Records    []byte            // prometheus/rules/records.yml
+	Dashboards map[string][]byte // grafana dashboards JSON by file name
+}
+
+// Checks returns what a target of engine reads: every query of the dashboards that take a
+// $target (its engine's and the overview), every variable that reads its engine's job, and every
+// llmmon:* record its engine's group makes (and the derived ones).
+func Checks(a Assets, t Target) ([]Check, error) {
+	var out []Check
+	names := make([]string, 0, len(a.Dashboards))
+	for n := range a.Dashboards {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	job := `job="` + t.Engine + `"`
+	for _, n := range names {
+		var meta struct {
+			Title string `json:"title"`
+		}
+		data := a.Dashboards[n]
+		_ = jsonUnmarshal(data, &meta)
+		qs, err := check.DashboardQueries(data)
+		if err != nil {
+			return nil, fmt.Errorf("dashboard %s: %w", n, err)
+		}
+		engineBoard := false
+		for _, q := range qs {
+			engineBoard = engineBoard || strings.Contains(q.Expr, job)
+		}
+		for _, q := range qs {
+			if strings.HasPrefix(q.RefID, "var ") {
+				if !engineBoard || q.RefID == "var target" || !strings.Contains(q.Expr, job) {
+					continue
+				}
+				out = append(out, Check{Kind: "variable", Dashboard: meta.Title, Panel: strings.TrimPrefix(q.RefID, "var "), Expr: fill(q.Expr, t)})
+				continue
+			}
+			if !strings.Contains(q.Expr, "$target") || (strings.Contains(q.Expr, "job=") && !strings.Contains(q.Expr, job)) {
+				continue
+			}
+			out = append(out, Check{Kind: "panel", Dashboard: meta.Title, Panel: q.PanelTitle, Expr: fill(q.Expr, t)})
+		}
+	}
+	recs, err := records(a.Records, t.Engine)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		out = append(out, Check{Kind: "record", Record: r, Expr: r + `{target="` + t.Name + `"}`})
+	}
+	return dedupe(out), nil
+}
+
+// dedupe keeps one check per (kind, dashboard, panel, record) whose queries all must have data:
+// a panel with several queries is one check per query, named the same, so they are kept apart
+// by their expressions.
+func dedupe(cs []Check) []Check {
+	seen := map[string]bool{}
+	out := cs[:0]
+	for _, c := range cs {
+		k := c.Kind + "\x00" + c.Dashboard + "\x00" + c.Panel + "\x00" + c.Record + "\x00" + c.Expr
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// records returns the record names of an engine's group and of the derived group.
+func records(data []byte, engine string) ([]string, error) {
+	var rf struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Record string `yaml:"record"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &rf); err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	seen := map[string]bool{}
+	var own []string
+	for _, g := range rf.Groups {
+		if g.Name != "llmmon-"+engine {
+			continue
+		}
+		for _, r := range g.Rules {
+			if r.Record != "" && !seen[r.Record] {
+				seen[r.Record] = true
+				own = append(own, r.Record)
+			}
+		}
+	}
+	// The error ratio is derived per target from the engine's requests and errors.
+	if seen["llmmon:requests:rate5m"] && seen["llmmon:request_errors:rate5m"] {
+		own = append(own, "llmmon:error_ratio:rate5m")
+	}
+	return own, nil
+}
+
+var varRe = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+
+// fill puts the target into a Grafana query: $target matches it alone, other variables anything.
+func fill(expr string, t Target) string {
+	expr = strings.ReplaceAll(expr, `=~"$target"`, `="`+t.Name+`"`)
+	expr = varRe.ReplaceAllStringFunc(expr, func(m string) string {
+		name := strings.Trim(m, "${}")
+		switch {
+		case strings.HasPrefix(name, "__rate_interval"), strings.HasPrefix(name, "__interval"), strings.HasSuffix(name, "interval"):
+			return "5m"
+		case name == "target":
+			return regexp.QuoteMeta(t.Name)
+		}
+		return ".*"
+	})
+	return check.GrafanaToPromQL(expr)
+}
+
+// Metrics returns the metric names an expression reads (llmmon:* records included).
+func Metrics(expr string) []string {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := vs.Name
+		for _, m := range vs.LabelMatchers {
+			if m.Name == "__name__" && m.Type.String() == "=" {
+				name = m.Value
+			}
+		}
+		if name != "" && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+		return nil
+	})
+	return out
+}
