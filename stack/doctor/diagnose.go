@@ -76,18 +76,35 @@ func Diagnose(ctx context.Context, q Querier, t Target, checks []Check) (*Target
 	r.Heaviest = heaviest(have, 3)
 	r.Notes = notes(r, t, have)
 
+	// Records first: a panel that reads a record without data is explained by the record's reason.
+	recordWhy := map[string]string{}
 	for _, c := range checks {
-		res, err := q.Query(ctx, c.Expr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Name(), err)
+		if c.Kind == "record" {
+			recordWhy[c.Record] = "" // the engine makes it; filled with its reason when it has no data
 		}
-		f := Finding{Check: c, Data: len(res) > 0}
-		if !f.Data {
-			r.Blind++
-			f.Missing, f.Why = explain(c, t, have, r.Up)
-		}
-		r.Findings = append(r.Findings, f)
 	}
+	findings := make([]Finding, len(checks))
+	for _, pass := range []bool{true, false} {
+		for i, c := range checks {
+			if (c.Kind == "record") != pass {
+				continue
+			}
+			res, err := q.Query(ctx, c.Expr)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", c.Name(), err)
+			}
+			f := Finding{Check: c, Data: len(res) > 0}
+			if !f.Data {
+				r.Blind++
+				f.Missing, f.Why = explain(c, t, have, r.Up, recordWhy)
+				if c.Kind == "record" {
+					recordWhy[c.Record] = f.Why
+				}
+			}
+			findings[i] = f
+		}
+	}
+	r.Findings = findings
 	return r, nil
 }
 
@@ -164,13 +181,13 @@ var noMetricsHint = map[string]string{
 // since says, for metrics that only some releases have, which ones do; from the releases in
 // test/testdata/releases and the engines' changelogs quoted there.
 var since = map[string]string{
-	"vllm:kv_cache_usage_perc":                 "vLLM before about 0.9 (its deprecation note) calls it vllm:gpu_cache_usage_perc",
+	"vllm:kv_cache_usage_perc":                 "vLLM before about 0.9, by its deprecation note, calls it vllm:gpu_cache_usage_perc",
 	"vllm:inter_token_latency_seconds":         "vLLM up to at least 0.10 has only vllm:time_per_output_token_seconds",
 	"vllm:request_queue_time_seconds":          "vLLM's V0 releases of mid-2024 have no queue-time histogram",
 	"sglang:num_requests_total":                "older SGLang releases count requests only in sglang:e2e_request_latency_seconds",
 	"sglang:num_aborted_requests_total":        "older SGLang releases have no abort counter",
 	"sglang:inter_token_latency_seconds":       "older SGLang releases have only sglang:time_per_output_token_seconds",
-	"llamacpp:kv_cache_usage_ratio":            "llama.cpp removed its KV-cache gauges in 2025 (PR #13660)",
+	"llamacpp:kv_cache_usage_ratio":            "llama.cpp removed its KV-cache gauges in 2025, PR #13660",
 	"nv_inference_first_response_histogram_ms": "Triton 22.09 has no TTFT histogram; later releases export it only with --metrics-config histogram_latencies=true",
 	"nv_inference_pending_request_count":       "Triton 22.09 has no pending-request gauge",
 	"nv_trt_llm_request_metrics":               "only Triton's TensorRT-LLM backend exports nv_trt_llm_* metrics",
@@ -195,12 +212,16 @@ var roleHint = []struct {
 }
 
 // explain names what a check without data lacks.
-func explain(c Check, t Target, have map[string]int, up bool) ([]string, string) {
+func explain(c Check, t Target, have map[string]int, up bool, recordWhy map[string]string) ([]string, string) {
 	if !up && len(have) == 0 {
 		return nil, "the target is down"
 	}
+	expr := c.Expr
+	if c.Source != "" {
+		expr = c.Source
+	}
 	var missing, records []string
-	for _, m := range Metrics(c.Expr) {
+	for _, m := range Metrics(expr) {
 		if have[m] > 0 || m == "up" {
 			continue
 		}
@@ -212,7 +233,21 @@ func explain(c Check, t Target, have map[string]int, up bool) ([]string, string)
 	}
 	switch {
 	case len(missing) == 0 && len(records) > 0:
-		return records, fmt.Sprintf("it reads %s, which has no series for this target (see that record)", strings.Join(quote(records), ", "))
+		var whys []string
+		for _, rec := range records {
+			if w := recordWhy[rec]; w != "" && !slices.Contains(whys, w) {
+				whys = append(whys, w)
+			}
+		}
+		if len(whys) == 0 {
+			for _, rec := range records {
+				if _, made := recordWhy[rec]; !made {
+					return records, fmt.Sprintf("no %s: %s exports no metric it is made from", orList(quote(records)), engineName(t.Engine))
+				}
+			}
+			return records, fmt.Sprintf("no %s for this target", orList(quote(records)))
+		}
+		return records, fmt.Sprintf("no %s: %s", orList(quote(records)), strings.Join(whys, "; "))
 	case len(missing) == 0:
 		return nil, "the server exposes the metrics it reads, but no series matches its labels or its result is empty now (a rate over an idle counter, a filter no series has)"
 	}
@@ -252,4 +287,16 @@ func orList(xs []string) string {
 		return xs[0] + " or " + xs[1]
 	}
 	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}
+
+var engineNames = map[string]string{
+	"vllm": "vLLM", "sglang": "SGLang", "tgi": "TGI", "llamacpp": "llama.cpp", "triton": "Triton",
+	"lmdeploy": "LMDeploy", "custom": "this app",
+}
+
+func engineName(e string) string {
+	if n, ok := engineNames[e]; ok {
+		return n
+	}
+	return e
 }

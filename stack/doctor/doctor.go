@@ -43,6 +43,7 @@ type Check struct {
 	Panel     string // the panel's title, or the variable's name
 	Record    string // the record's name
 	Expr      string // PromQL, with the target put in for $target
+	Source    string `json:"-"` // a record's own expression, which explains it
 }
 
 // Name is how the check is shown: "SGLang / Abort ratio", "variable SGLang / model",
@@ -115,7 +116,7 @@ func Checks(a Assets, t Target) ([]Check, error) {
 		return nil, err
 	}
 	for _, r := range recs {
-		out = append(out, Check{Kind: "record", Record: r, Expr: r + `{target="` + t.Name + `"}`})
+		out = append(out, Check{Kind: "record", Record: r.name, Expr: r.name + `{target="` + t.Name + `"}`, Source: r.expr})
 	}
 	return dedupe(out), nil
 }
@@ -136,35 +137,46 @@ func dedupe(cs []Check) []Check {
 	return out
 }
 
-// records returns the record names of an engine's group and of the derived group.
-func records(data []byte, engine string) ([]string, error) {
+type recordRule struct{ name, expr string }
+
+// records returns the records of an engine's group and of the derived group, with their
+// expressions (several rules of one name are one record whose expressions are alternatives).
+func records(data []byte, engine string) ([]recordRule, error) {
 	var rf struct {
 		Groups []struct {
 			Name  string `yaml:"name"`
 			Rules []struct {
 				Record string `yaml:"record"`
+				Expr   string `yaml:"expr"`
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
 	if err := yaml.Unmarshal(data, &rf); err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
-	seen := map[string]bool{}
-	var own []string
+	seen := map[string]int{}
+	var own []recordRule
 	for _, g := range rf.Groups {
 		if g.Name != "llmmon-"+engine {
 			continue
 		}
 		for _, r := range g.Rules {
-			if r.Record != "" && !seen[r.Record] {
-				seen[r.Record] = true
-				own = append(own, r.Record)
+			if r.Record == "" {
+				continue
 			}
+			if i, ok := seen[r.Record]; ok {
+				own[i].expr += " or " + r.Expr
+				continue
+			}
+			seen[r.Record] = len(own)
+			own = append(own, recordRule{r.Record, r.Expr})
 		}
 	}
 	// The error ratio is derived per target from the engine's requests and errors.
-	if seen["llmmon:requests:rate5m"] && seen["llmmon:request_errors:rate5m"] {
-		own = append(own, "llmmon:error_ratio:rate5m")
+	_, req := seen["llmmon:requests:rate5m"]
+	_, errs := seen["llmmon:request_errors:rate5m"]
+	if req && errs {
+		own = append(own, recordRule{"llmmon:error_ratio:rate5m", "llmmon:request_errors:rate5m / llmmon:requests:rate5m"})
 	}
 	return own, nil
 }

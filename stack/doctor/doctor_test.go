@@ -104,7 +104,7 @@ func TestDiagnose(t *testing.T) {
 		}
 	}
 	all := strings.Join(whys, "\n")
-	for _, want := range []string{"this server exposes no `sglang:time_to_first_token_seconds_bucket`", "older SGLang releases have no abort counter", "which has no series for this target"} {
+	for _, want := range []string{"this server exposes no `sglang:time_to_first_token_seconds_bucket`", "older SGLang releases have no abort counter", "no `llmmon:"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no %q in\n%s", want, all)
 		}
