@@ -68,8 +68,12 @@ func printDoctor(out io.Writer, r *stack.DoctorReport, all bool) {
 		if !t.Up {
 			state = "DOWN"
 		}
-		fmt.Fprintf(out, "%s (%s): %s, %d series, scrape %.2fs of %.0fs; %d of %d checks have data\n",
-			t.Target, t.Engine, state, t.Series, t.Scrape, t.Timeout, t.Checks-t.Blind, t.Checks)
+		fmt.Fprintf(out, "%s (%s): %s, %d series, scrape %.2fs of %.0fs; %d of %d checks have data",
+			t.Target, t.Engine, state, t.Series, t.Scrape, t.Timeout, t.Checks-t.Blind-t.Absent, t.Checks)
+		if t.Absent > 0 {
+			fmt.Fprintf(out, ", %d are signals %s never exports", t.Absent, t.Engine)
+		}
+		fmt.Fprintln(out)
 		for _, n := range t.Notes {
 			fmt.Fprintf(out, "  ! %s\n", n)
 		}
@@ -77,6 +81,8 @@ func printDoctor(out io.Writer, r *stack.DoctorReport, all bool) {
 		for _, f := range t.Findings {
 			line := ""
 			switch {
+			case !f.Data && f.NotExported:
+				line = fmt.Sprintf("  n/a %s: %s", f.Name(), f.Why)
 			case !f.Data:
 				line = fmt.Sprintf("  - %s: %s", f.Name(), f.Why)
 			case all:

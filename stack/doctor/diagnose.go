@@ -22,7 +22,8 @@ type TargetReport struct {
 	Scrape   float64   `json:"scrape_seconds"`     // its last scrape's duration
 	Timeout  float64   `json:"timeout_seconds"`
 	Notes    []string  `json:"notes,omitempty"` // scrape health: cardinality, slow scrapes, a flag it needs
-	Blind    int       `json:"blind"`           // checks without data
+	Blind    int       `json:"blind"`           // checks without data that the engine can have
+	Absent   int       `json:"not_exported"`    // checks of signals the engine never exports
 	Checks   int       `json:"checks"`
 	Findings []Finding `json:"findings"`
 }
@@ -95,8 +96,12 @@ func Diagnose(ctx context.Context, q Querier, t Target, checks []Check) (*Target
 			}
 			f := Finding{Check: c, Data: len(res) > 0}
 			if !f.Data {
-				r.Blind++
-				f.Missing, f.Why = explain(c, t, have, r.Up, recordWhy)
+				f.Missing, f.Why, f.NotExported = explain(c, t, have, r.Up, recordWhy)
+				if f.NotExported {
+					r.Absent++
+				} else {
+					r.Blind++
+				}
 				if c.Kind == "record" {
 					recordWhy[c.Record] = f.Why
 				}
@@ -212,9 +217,9 @@ var roleHint = []struct {
 }
 
 // explain names what a check without data lacks.
-func explain(c Check, t Target, have map[string]int, up bool, recordWhy map[string]string) ([]string, string) {
+func explain(c Check, t Target, have map[string]int, up bool, recordWhy map[string]string) ([]string, string, bool) {
 	if !up && len(have) == 0 {
-		return nil, "the target is down"
+		return nil, "the target is down", false
 	}
 	expr := c.Expr
 	if c.Source != "" {
@@ -242,19 +247,19 @@ func explain(c Check, t Target, have map[string]int, up bool, recordWhy map[stri
 		if len(whys) == 0 {
 			for _, rec := range records {
 				if _, made := recordWhy[rec]; !made {
-					return records, fmt.Sprintf("no %s: %s exports no metric it is made from", orList(quote(records)), engineName(t.Engine))
+					return records, fmt.Sprintf("no %s: %s exports no metric it is made from", orList(quote(records)), engineName(t.Engine)), true
 				}
 			}
-			return records, fmt.Sprintf("no %s for this target", orList(quote(records)))
+			return records, fmt.Sprintf("no %s for this target", orList(quote(records))), false
 		}
-		return records, fmt.Sprintf("no %s: %s", orList(quote(records)), strings.Join(whys, "; "))
+		return records, fmt.Sprintf("no %s: %s", orList(quote(records)), strings.Join(whys, "; ")), false
 	case len(missing) == 0:
-		return nil, "the server exposes the metrics it reads, but no series matches its labels or its result is empty now (a rate over an idle counter, a filter no series has)"
+		return nil, "the server exposes the metrics it reads, but no series matches its labels or its result is empty now (a rate over an idle counter, a filter no series has)", false
 	}
 	if t.Engine == "custom" {
 		for _, h := range roleHint {
 			if h.re.MatchString(strings.Join(missing, " ")) {
-				return missing, fmt.Sprintf("this app has no %s metric; map one with `targets[].metrics.%s`", h.role, h.role)
+				return missing, fmt.Sprintf("this app has no %s metric; map one with `targets[].metrics.%s`", h.role, h.role), false
 			}
 		}
 	}
@@ -268,7 +273,7 @@ func explain(c Check, t Target, have map[string]int, up bool, recordWhy map[stri
 	if len(notes) > 0 {
 		why += " (" + strings.Join(notes, "; ") + ")"
 	}
-	return missing, why
+	return missing, why, false
 }
 
 func quote(xs []string) []string {

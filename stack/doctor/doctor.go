@@ -61,9 +61,12 @@ func (c Check) Name() string {
 // Finding is the verdict on one check.
 type Finding struct {
 	Check
-	Data    bool     `json:"data"`
-	Missing []string `json:"missing,omitempty"` // metrics it reads that the server does not expose
-	Why     string   `json:"why,omitempty"`
+	Data bool `json:"data"`
+	// NotExported: the engine has no such signal in any release (a panel of the overview that
+	// reads a record llmmon cannot make for it); not counted as blind.
+	NotExported bool     `json:"not_exported,omitempty"`
+	Missing     []string `json:"missing,omitempty"` // metrics it reads that the server does not expose
+	Why         string   `json:"why,omitempty"`
 }
 
 // Assets are the rendered rules and dashboards the checks come from.

@@ -223,7 +223,7 @@ func TestReleaseCoverage(t *testing.T) {
 		if r.exp.Generated {
 			kind = "inventory from source"
 		}
-		fmt.Fprintf(&report, "\n%s (%s, %s): %d of %d checks have data\n", r.file, r.engine, kind, rep.Checks-rep.Blind, rep.Checks)
+		fmt.Fprintf(&report, "\n%s (%s, %s): %d of %d checks have data, %d are signals %s never exports\n", r.file, r.engine, kind, rep.Checks-rep.Blind-rep.Absent, rep.Checks, rep.Absent, r.engine)
 		var lines []string
 		for _, f := range rep.Findings {
 			if f.Data {
@@ -232,7 +232,11 @@ func TestReleaseCoverage(t *testing.T) {
 			if len(f.Missing) == 0 {
 				t.Errorf("%s: %s has no data although the server exposes every metric it reads: a wrong query?\n  %s", r.file, f.Name(), f.Expr)
 			}
-			lines = append(lines, fmt.Sprintf("  - %s: %s\n", f.Name(), f.Why))
+			mark := "-"
+			if f.NotExported {
+				mark = "n/a"
+			}
+			lines = append(lines, fmt.Sprintf("  %s %s: %s\n", mark, f.Name(), f.Why))
 		}
 		sort.Strings(lines)
 		lines = compact(lines)
