@@ -70,7 +70,10 @@ func printDoctor(out io.Writer, r *stack.DoctorReport, all bool) {
 		}
 		fmt.Fprintf(out, "%s (%s): %s, %d series, scrape %.2fs of %.0fs; %d of %d checks have data",
 			t.Target, t.Engine, state, t.Series, t.Scrape, t.Timeout, t.Checks-t.Blind-t.Absent, t.Checks)
-		if t.Absent > 0 {
+		switch {
+		case t.Absent > 0 && t.Engine == "custom":
+			fmt.Fprintf(out, ", %d are signals this app does not export", t.Absent)
+		case t.Absent > 0:
 			fmt.Fprintf(out, ", %d are signals %s never exports", t.Absent, t.Engine)
 		}
 		fmt.Fprintln(out)

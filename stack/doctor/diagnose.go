@@ -79,6 +79,7 @@ func Diagnose(ctx context.Context, q Querier, t Target, checks []Check) (*Target
 
 	// Records first: a panel that reads a record without data is explained by the record's reason.
 	recordWhy := map[string]string{}
+	recordNA := map[string]bool{}
 	for _, c := range checks {
 		if c.Kind == "record" {
 			recordWhy[c.Record] = "" // the engine makes it; filled with its reason when it has no data
@@ -96,7 +97,7 @@ func Diagnose(ctx context.Context, q Querier, t Target, checks []Check) (*Target
 			}
 			f := Finding{Check: c, Data: len(res) > 0}
 			if !f.Data {
-				f.Missing, f.Why, f.NotExported = explain(c, t, have, r.Up, recordWhy)
+				f.Missing, f.Why, f.NotExported = explain(c, t, have, r.Up, recordWhy, recordNA)
 				if f.NotExported {
 					r.Absent++
 				} else {
@@ -104,6 +105,7 @@ func Diagnose(ctx context.Context, q Querier, t Target, checks []Check) (*Target
 				}
 				if c.Kind == "record" {
 					recordWhy[c.Record] = f.Why
+					recordNA[c.Record] = f.NotExported
 				}
 			}
 			findings[i] = f
@@ -154,22 +156,28 @@ func notes(r *TargetReport, t Target, have map[string]int) []string {
 	return out
 }
 
-// prefixes are the metric name prefixes of each engine's own metrics.
-var prefixes = map[string][]string{
-	"vllm": {"vllm:"}, "sglang": {"sglang:"}, "tgi": {"tgi_"}, "llamacpp": {"llamacpp:"},
-	"triton": {"nv_"}, "lmdeploy": {"lmdeploy:"},
-}
-
+// engineMetrics counts the metrics of a target that are its engine's own; for an app, the
+// llmmon:* records its metrics feed.
 func engineMetrics(engine string, have map[string]int) int {
+	ps := prefixes[engine]
+	if engine == "custom" {
+		ps = []string{"llmmon:"}
+	}
 	n := 0
 	for name := range have {
-		for _, p := range prefixes[engine] {
-			if strings.HasPrefix(name, p) {
+		for _, p := range ps {
+			if strings.HasPrefix(name, p) && name != "llmmon:gpu_preallocating" {
 				n++
 			}
 		}
 	}
 	return n
+}
+
+// prefixes are the metric name prefixes of each engine's own metrics.
+var prefixes = map[string][]string{
+	"vllm": {"vllm:"}, "sglang": {"sglang:"}, "tgi": {"tgi_"}, "llamacpp": {"llamacpp:"},
+	"triton": {"nv_"}, "lmdeploy": {"lmdeploy:"},
 }
 
 // noMetricsHint says what an engine that answers but exposes none of its metrics needs.
@@ -217,7 +225,7 @@ var roleHint = []struct {
 }
 
 // explain names what a check without data lacks.
-func explain(c Check, t Target, have map[string]int, up bool, recordWhy map[string]string) ([]string, string, bool) {
+func explain(c Check, t Target, have map[string]int, up bool, recordWhy map[string]string, recordNA map[string]bool) ([]string, string, bool) {
 	if !up && len(have) == 0 {
 		return nil, "the target is down", false
 	}
@@ -239,22 +247,34 @@ func explain(c Check, t Target, have map[string]int, up bool, recordWhy map[stri
 	switch {
 	case len(missing) == 0 && len(records) > 0:
 		var whys []string
+		na := true
 		for _, rec := range records {
 			if w := recordWhy[rec]; w != "" && !slices.Contains(whys, w) {
 				whys = append(whys, w)
 			}
+			na = na && recordNA[rec]
 		}
 		if len(whys) == 0 {
 			for _, rec := range records {
 				if _, made := recordWhy[rec]; !made {
+					if role := recordRole(rec); t.Engine == "custom" && role != "" {
+						return records, fmt.Sprintf("this app has no %s metric; map one with `targets[].metrics.%s`", strings.ReplaceAll(role, "_", " "), role), true
+					}
 					return records, fmt.Sprintf("no %s: %s exports no metric it is made from", orList(quote(records)), engineName(t.Engine)), true
 				}
 			}
 			return records, fmt.Sprintf("no %s for this target", orList(quote(records))), false
 		}
-		return records, fmt.Sprintf("no %s: %s", orList(quote(records)), strings.Join(whys, "; ")), false
+		return records, fmt.Sprintf("no %s: %s", orList(quote(records)), strings.Join(whys, "; ")), na
 	case len(missing) == 0:
 		return nil, "the server exposes the metrics it reads, but no series matches its labels or its result is empty now (a rate over an idle counter, a filter no series has)", false
+	}
+	if strings.Contains(expr, `quantile="`) {
+		for _, m := range missing {
+			if have[m+"_count"] > 0 {
+				return missing, fmt.Sprintf("the summary `%s` has no quantiles (Python's prometheus_client exports only its _sum and _count); its mean is shown instead", m), true
+			}
+		}
 	}
 	if t.Engine == "custom" {
 		for _, h := range roleHint {
@@ -304,4 +324,21 @@ func engineName(e string) string {
 		return n
 	}
 	return e
+}
+
+// recordRole is the targets[].metrics role that makes a record.
+func recordRole(record string) string {
+	for _, r := range []struct{ prefix, role string }{
+		{"llmmon:requests:", "requests"}, {"llmmon:request_errors:", "errors"}, {"llmmon:error_ratio:", "errors"},
+		{"llmmon:e2e_latency_seconds:", "latency"}, {"llmmon:ttft_seconds:", "ttft"}, {"llmmon:tpot_seconds:", "tpot"},
+		{"llmmon:prompt_tokens:", "prompt_tokens"}, {"llmmon:generation_tokens:", "generated_tokens"},
+		{"llmmon:queue_length", "queue"}, {"llmmon:running_requests", "running"}, {"llmmon:kv_cache_usage:", "kv_cache"},
+		{"llmmon:app_gpu_memory_bytes", "gpu_memory"}, {"llmmon:app_gpu_utilization:", "gpu_utilization"},
+		{"llmmon:process_cpu:", "process_cpu"}, {"llmmon:process_memory_bytes", "process_memory"},
+	} {
+		if strings.HasPrefix(record, r.prefix) {
+			return r.role
+		}
+	}
+	return ""
 }

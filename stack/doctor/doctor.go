@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/llmmon/llmmon/stack/check"
+	"github.com/llmmon/llmmon/stack/render"
 )
 
 // Sample is one series of an instant query's answer.
@@ -85,7 +86,6 @@ func Checks(a Assets, t Target) ([]Check, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	job := `job="` + t.Engine + `"`
 	for _, n := range names {
 		var meta struct {
 			Title string `json:"title"`
@@ -96,32 +96,62 @@ func Checks(a Assets, t Target) ([]Check, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dashboard %s: %w", n, err)
 		}
-		engineBoard := false
 		for _, q := range qs {
-			engineBoard = engineBoard || strings.Contains(q.Expr, job)
-		}
-		for _, q := range qs {
+			scope := scopeOf(q.Expr)
 			if strings.HasPrefix(q.RefID, "var ") {
-				if !engineBoard || q.RefID == "var target" || !strings.Contains(q.Expr, job) {
+				if q.RefID == "var target" || scope != t.Engine {
 					continue
 				}
 				out = append(out, Check{Kind: "variable", Dashboard: meta.Title, Panel: strings.TrimPrefix(q.RefID, "var "), Expr: fill(q.Expr, t)})
 				continue
 			}
-			if !strings.Contains(q.Expr, "$target") || (strings.Contains(q.Expr, "job=") && !strings.Contains(q.Expr, job)) {
+			if !strings.Contains(q.Expr, "$target") || (scope != "" && scope != t.Engine) {
 				continue
 			}
 			out = append(out, Check{Kind: "panel", Dashboard: meta.Title, Panel: q.PanelTitle, Expr: fill(q.Expr, t)})
 		}
 	}
-	recs, err := records(a.Records, t.Engine)
+	recs, err := records(a.Records, t)
 	if err != nil {
 		return nil, err
 	}
+	made := map[string]bool{}
 	for _, r := range recs {
+		made[r.name] = true
 		out = append(out, Check{Kind: "record", Record: r.name, Expr: r.name + `{target="` + t.Name + `"}`, Source: r.expr})
 	}
-	return dedupe(out), nil
+	return dedupe(alternatives(out, made)), nil
+}
+
+// alternatives drops a panel's queries over records the target's group never makes when
+// another query of the same panel reads one it does make: the mean beside the percentiles is
+// for the engines that have only a mean, not a gap of the others.
+func alternatives(cs []Check, made map[string]bool) []Check {
+	reads := func(c Check) (records, madeOnes int) {
+		for _, m := range Metrics(c.Expr) {
+			if strings.HasPrefix(m, "llmmon:") {
+				records++
+				if made[m] {
+					madeOnes++
+				}
+			}
+		}
+		return
+	}
+	panelMakes := map[string]bool{}
+	for _, c := range cs {
+		if _, n := reads(c); c.Kind == "panel" && n > 0 {
+			panelMakes[c.Dashboard+"\x00"+c.Panel] = true
+		}
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if r, n := reads(c); c.Kind == "panel" && r > 0 && n == 0 && panelMakes[c.Dashboard+"\x00"+c.Panel] {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // dedupe keeps one check per (kind, dashboard, panel, record) whose queries all must have data:
@@ -142,9 +172,10 @@ func dedupe(cs []Check) []Check {
 
 type recordRule struct{ name, expr string }
 
-// records returns the records of an engine's group and of the derived group, with their
-// expressions (several rules of one name are one record whose expressions are alternatives).
-func records(data []byte, engine string) ([]recordRule, error) {
+// records returns the records of a target's group (its engine's, or its own where the spec
+// maps its metrics) and of the derived group, with their expressions (several rules of one name
+// are one record whose expressions are alternatives).
+func records(data []byte, t Target) ([]recordRule, error) {
 	var rf struct {
 		Groups []struct {
 			Name  string `yaml:"name"`
@@ -157,10 +188,16 @@ func records(data []byte, engine string) ([]recordRule, error) {
 	if err := yaml.Unmarshal(data, &rf); err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
+	group := "llmmon-" + t.Engine
+	for _, g := range rf.Groups {
+		if g.Name == render.MappedRecordGroup(t.Name) {
+			group = g.Name
+		}
+	}
 	seen := map[string]int{}
 	var own []recordRule
 	for _, g := range rf.Groups {
-		if g.Name != "llmmon-"+engine {
+		if g.Name != group {
 			continue
 		}
 		for _, r := range g.Rules {
@@ -182,6 +219,16 @@ func records(data []byte, engine string) ([]recordRule, error) {
 		own = append(own, recordRule{"llmmon:error_ratio:rate5m", "llmmon:request_errors:rate5m / llmmon:requests:rate5m"})
 	}
 	return own, nil
+}
+
+var scopeRe = regexp.MustCompile(`\b(?:job|engine)="([^"$]+)"`)
+
+// scopeOf is the engine a query is limited to (by job or engine label), or "".
+func scopeOf(expr string) string {
+	if m := scopeRe.FindStringSubmatch(expr); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 var varRe = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)

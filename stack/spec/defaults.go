@@ -112,7 +112,10 @@ func (s *Spec) ApplyDefaults() {
 	}
 	for i := range s.Targets {
 		t := &s.Targets[i]
-		if t.Engine == "" {
+		switch {
+		case t.Metrics != nil && (t.Engine == "" || t.Engine == EngineAuto):
+			t.Engine = EngineCustom // an app whose metrics the spec maps
+		case t.Engine == "":
 			t.Engine = EngineAuto
 		}
 	}

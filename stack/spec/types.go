@@ -87,6 +87,56 @@ type Target struct {
 	// Scrape limits for this target; fields not set here come from prometheus.limits. A target
 	// with limits of its own is scraped by a scrape job of its own.
 	Limits *Limits `yaml:"limits,omitempty" json:"limits,omitempty"`
+	// What an app's own metrics mean (engine custom): each role names a metric of the app, so
+	// that the dashboards and alerts read it. Without it, a custom app is read by the common
+	// tutorial names (model_requests_total, ...); with it, roles left out have no data, and
+	// `llmmon doctor` names them.
+	Metrics *Metrics `yaml:"metrics,omitempty" json:"metrics,omitempty"`
+}
+
+// Metrics maps an app's metrics onto llmmon's roles.
+type Metrics struct {
+	// Requests served: a counter, or a histogram or summary whose _count counts them.
+	Requests *MetricRef `yaml:"requests,omitempty" json:"requests,omitempty"`
+	// Failed requests: a counter (or histogram/summary), usually with match: {status: "5..|error"}.
+	Errors *MetricRef `yaml:"errors,omitempty" json:"errors,omitempty"`
+	// Whole-request latency: a histogram, a summary (quantiles from its quantile label, the mean from _sum/_count) or a gauge.
+	Latency *MetricRef `yaml:"latency,omitempty" json:"latency,omitempty"`
+	// Time to first token: a histogram, summary or gauge.
+	TTFT *MetricRef `yaml:"ttft,omitempty" json:"ttft,omitempty"`
+	// Time per output token: a histogram, summary or gauge.
+	TPOT *MetricRef `yaml:"tpot,omitempty" json:"tpot,omitempty"`
+	// Prompt tokens: a counter, a histogram/summary of tokens per request, or a gauge of tokens per second.
+	PromptTokens *MetricRef `yaml:"prompt_tokens,omitempty" json:"prompt_tokens,omitempty"`
+	// Generated tokens: a counter, a histogram/summary of tokens per request, or a gauge of tokens per second.
+	GeneratedTokens *MetricRef `yaml:"generated_tokens,omitempty" json:"generated_tokens,omitempty"`
+	// Requests waiting: a gauge.
+	Queue *MetricRef `yaml:"queue,omitempty" json:"queue,omitempty"`
+	// Requests being processed: a gauge.
+	Running *MetricRef `yaml:"running,omitempty" json:"running,omitempty"`
+	// KV-cache usage: a gauge (unit ratio or percent).
+	KVCache *MetricRef `yaml:"kv_cache,omitempty" json:"kv_cache,omitempty"`
+	// GPU memory the app uses: a gauge (unit bytes, KB, MB, GB, KiB, MiB or GiB).
+	GPUMemory *MetricRef `yaml:"gpu_memory,omitempty" json:"gpu_memory,omitempty"`
+	// GPU utilisation as the app reports it: a gauge (unit percent or ratio).
+	GPUUtilization *MetricRef `yaml:"gpu_utilization,omitempty" json:"gpu_utilization,omitempty"`
+	// Process CPU: a counter of CPU seconds, or a gauge in percent (default process_cpu_seconds_total).
+	ProcessCPU *MetricRef `yaml:"process_cpu,omitempty" json:"process_cpu,omitempty"`
+	// Process memory: a gauge (default process_resident_memory_bytes).
+	ProcessMemory *MetricRef `yaml:"process_memory,omitempty" json:"process_memory,omitempty"`
+}
+
+// MetricRef is one metric of an app in a role.
+type MetricRef struct {
+	// The metric's name as the app exposes it; for a histogram or summary the name without _bucket, _sum or _count.
+	Metric string `yaml:"metric" json:"metric"`
+	// counter, gauge, histogram or summary (default: counter for names ending in _total, else required).
+	Type string `yaml:"type,omitempty" json:"type,omitempty"`
+	// Only the series whose labels match these regular expressions, e.g. {status: "5..|error"}.
+	Match map[string]string `yaml:"match,omitempty" json:"match,omitempty"`
+	// Unit of the values: seconds, milliseconds or microseconds for latencies; bytes, KB, MB, GB,
+	// KiB, MiB or GiB for memory; percent or ratio for utilisation and KV cache.
+	Unit string `yaml:"unit,omitempty" json:"unit,omitempty"`
 }
 
 // Limits bound what one scrape may bring into Prometheus. A scrape over any limit fails as a

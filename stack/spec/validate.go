@@ -244,6 +244,7 @@ func (v *validator) targets(s *Spec) {
 		if t.ScrapeInterval != 0 && t.ScrapeInterval.D() < time.Second {
 			v.add(p+".scrape_interval", fmt.Sprintf("scrape_interval %s is too short", t.ScrapeInterval), "use at least 1s, or leave it out to use prometheus.scrape_interval")
 		}
+		v.metrics(p, t)
 		for _, k := range sortedKeys(t.Labels) {
 			lp := p + ".labels." + k
 			switch {

@@ -1,6 +1,7 @@
 // Package releases proves the dashboards and records on real servers of several releases of every
 // engine: the real Prometheus (the binary test/images/build.sh builds from its Go module) scrapes
-// each recorded exposition in test/testdata/releases, replayed with growing counters, with the
+// each recorded exposition in test/testdata/releases (and the tutorial apps of test/testdata/apps,
+// one with a targets[].metrics mapping), replayed with growing counters, with the
 // rules llmmon generates; then every panel query, dashboard variable and llmmon:* record of each
 // target is evaluated with `llmmon doctor`'s own checks. What has no data must be explained by
 // metrics that release does not expose (never by a query that is wrong), and the whole verdict
@@ -53,6 +54,7 @@ type release struct {
 	file, engine, name string
 	exp                *replay.Exposition
 	addr               string
+	mapping            string // targets[].metrics of an app, as YAML
 }
 
 var nonName = regexp.MustCompile(`[^a-z0-9]+`)
@@ -60,6 +62,8 @@ var nonName = regexp.MustCompile(`[^a-z0-9]+`)
 func startReleases(t *testing.T) []*release {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(testenv.Root(), "test", "testdata", "releases", "*", "*"))
+	apps, _ := filepath.Glob(filepath.Join(testenv.Root(), "test", "testdata", "apps", "*.prom"))
+	files = append(files, apps...)
 	var out []*release
 	for _, f := range files {
 		if !strings.HasSuffix(f, ".prom") && !strings.HasSuffix(f, ".inventory.txt") {
@@ -75,6 +79,13 @@ func startReleases(t *testing.T) []*release {
 		}
 		stem := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".prom"), ".inventory.txt")
 		r := &release{file: filepath.Base(f), engine: engineOf(f), name: strings.Trim(nonName.ReplaceAllString(strings.ToLower(stem), "-"), "-"), exp: e}
+		if filepath.Base(filepath.Dir(f)) == "apps" {
+			// A tutorial app, with the mapping a user writes for it where it has one.
+			r.engine = "custom"
+			if m, err := os.ReadFile(strings.TrimSuffix(f, ".prom") + ".metrics.yaml"); err == nil {
+				r.mapping = string(m)
+			}
+		}
 		if r.engine == "" {
 			t.Fatalf("%s: no engine in its name", f)
 		}
@@ -151,6 +162,14 @@ func TestReleaseCoverage(t *testing.T) {
 	sb.WriteString("prometheus:\n  scrape_interval: 1s\n  evaluation_interval: 1s\ntargets:\n")
 	for _, r := range rels {
 		fmt.Fprintf(&sb, "  - name: %s\n    engine: %s\n    url: http://%s\n", r.name, r.engine, r.addr)
+		if r.mapping != "" {
+			sb.WriteString("    metrics:\n")
+			for _, l := range strings.Split(strings.TrimSpace(r.mapping), "\n") {
+				if !strings.HasPrefix(l, "#") {
+					sb.WriteString("      " + l + "\n")
+				}
+			}
+		}
 	}
 	s, _, err := spec.LoadBytes("releases.yaml", []byte(sb.String()), func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -219,11 +238,14 @@ func TestReleaseCoverage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		kind := "recorded"
-		if r.exp.Generated {
+		kind, absent := "recorded", r.engine+" never exports"
+		switch {
+		case r.exp.Generated:
 			kind = "inventory from source"
+		case r.engine == "custom":
+			kind, absent = "tutorial app, written here", "this app does not export"
 		}
-		fmt.Fprintf(&report, "\n%s (%s, %s): %d of %d checks have data, %d are signals %s never exports\n", r.file, r.engine, kind, rep.Checks-rep.Blind-rep.Absent, rep.Checks, rep.Absent, r.engine)
+		fmt.Fprintf(&report, "\n%s (%s, %s): %d of %d checks have data, %d are signals %s\n", r.file, r.engine, kind, rep.Checks-rep.Blind-rep.Absent, rep.Checks, rep.Absent, absent)
 		var lines []string
 		for _, f := range rep.Findings {
 			if f.Data {
