@@ -55,13 +55,15 @@ func newVersionCmd(a *app) *cobra.Command {
 }
 
 func newInitCmd(a *app) *cobra.Command {
-	var force bool
+	var force, accept bool
 	c := &cobra.Command{
 		Use:   "init",
 		Short: "Write a spec to start from, with the LLM servers found on this host",
 		Long: `init probes this host's well-known LLM ports (vLLM 8000, SGLang 30000, TGI and llama.cpp
 8080, Triton 8002, LMDeploy 23333), recognises each engine from its metric names and writes
-what it found as a commented spec to edit (./llmmon.yaml, or the file named by -f).`,
+what it found as a commented spec to edit (./llmmon.yaml, or the file named by -f). For an app
+of no known engine it shows a targets[].metrics mapping guessed from its metric names, types and
+HELP texts, and writes it with --accept.`,
 		Example: `  llmmon init && $EDITOR llmmon.yaml && llmmon up`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := a.flags.file
@@ -70,9 +72,24 @@ what it found as a commented spec to edit (./llmmon.yaml, or the file named by -
 			} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
-			s, notes := detect.Default(cmd.Context())
+			s, notes, proposals := detect.DefaultWithProposals(cmd.Context())
 			for _, n := range notes {
 				fmt.Fprintf(a.streams.ErrOut, "  - %s\n", n)
+			}
+			for i, t := range s.Targets {
+				p := proposals[t.Name]
+				if p == nil {
+					continue
+				}
+				if p.Standard == "" {
+					fmt.Fprintf(a.streams.ErrOut, "%s serves metrics of no known engine. ", t.Name)
+				}
+				printProposal(a.streams.ErrOut, p)
+				if accept || p.Standard != "" {
+					s.Targets[i].Metrics = p.Metrics
+				} else {
+					fmt.Fprintln(a.streams.ErrOut, "Not written: run `llmmon init --accept` to write it, or map its metrics by hand.")
+				}
 			}
 			data, err := initSpec(s)
 			if err != nil {
@@ -86,6 +103,7 @@ what it found as a commented spec to edit (./llmmon.yaml, or the file named by -
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	c.Flags().BoolVar(&accept, "accept", false, "write the metrics mapping proposed for apps of no known engine")
 	return c
 }
 

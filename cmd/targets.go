@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/detect"
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
@@ -30,7 +33,7 @@ func (a *app) specForEdit(cmd *cobra.Command) (*spec.Spec, error) {
 func newAddTargetCmd(a *app) *cobra.Command {
 	var engine string
 	var labels []string
-	var force bool
+	var force, accept, noMapping bool
 	var wait time.Duration
 	c := &cobra.Command{
 		Use:   "add-target NAME URL",
@@ -43,10 +46,15 @@ and dashboards attached. It waits until Prometheus has scraped the new target an
 When that first scrape fails (for example the response is over the body_size limit, or has
 more samples than the samples limit), add-target stops waiting, says why and what to do, and
 exits 1; the target stays in the spec (it is valid) and Prometheus keeps trying it.
-With --force the failure is reported and the exit code is 0.`,
+With --force the failure is reported and the exit code is 0.
+
+An app whose metrics are of no known engine gets a proposed targets[].metrics mapping, guessed
+from its metric names, types and HELP texts. add-target shows it and changes nothing (exit 2)
+until you choose: --accept writes the target with that mapping, --no-mapping without one.`,
 		Example: `  llmmon add-target qwen http://127.0.0.1:8000
   llmmon add-target embed 10.0.0.7:30000 --engine sglang --label team=search
-  llmmon add-target later 10.0.0.9:8000 --force   # not running yet`,
+  llmmon add-target later 10.0.0.9:8000 --force   # not running yet
+  llmmon add-target chatglm 127.0.0.1:8001 --accept   # an app: write the proposed mapping`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return usageError{fmt.Errorf("add-target takes NAME and URL, got %d argument(s)", len(args))}
@@ -67,11 +75,21 @@ With --force the failure is reported and the exit code is 0.`,
 				t.Labels[k] = v
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
-				res, err := e.AddTarget(cmd.Context(), a.flags.file, s, t, stack.AddTargetOptions{Force: force, Wait: wait})
+				if accept && noMapping {
+					return usageError{errors.New("--accept and --no-mapping exclude each other")}
+				}
+				res, err := e.AddTarget(cmd.Context(), a.flags.file, s, t, stack.AddTargetOptions{Force: force, Wait: wait, Accept: accept, NoMapping: noMapping})
 				if res == nil {
 					return err
 				}
 				w := a.streams.ErrOut
+				if res.Proposal != nil && (!noMapping || res.Proposal.Standard != "") {
+					printProposal(w, res.Proposal)
+				}
+				if errors.Is(err, stack.ErrNeedsMapping) {
+					fmt.Fprintf(w, "Add it with this mapping: llmmon add-target %s %s --accept\nor without one (its dashboards then show only whether it is up): --no-mapping\n", t.Name, t.URL)
+					return exitError{err, ExitBadInput}
+				}
 				fmt.Fprintf(w, "Added %s (%s) to %s", t.Name, res.Engine, a.flags.file)
 				if res.Note != "" {
 					fmt.Fprintf(w, "; %s", res.Note)
@@ -100,7 +118,34 @@ With --force the failure is reported and the exit code is 0.`,
 	c.Flags().StringArrayVar(&labels, "label", nil, "extra label key=value (repeatable)")
 	c.Flags().BoolVar(&force, "force", false, "add the target even if it does not answer now")
 	c.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the first scrape")
+	c.Flags().BoolVar(&accept, "accept", false, "for an app of no known engine: write the proposed metrics mapping")
+	c.Flags().BoolVar(&noMapping, "no-mapping", false, "for an app of no known engine: add it without a mapping")
 	return c
+}
+
+// printProposal shows a proposed mapping as the YAML it would write, with why each role was
+// chosen and what was left out.
+func printProposal(w io.Writer, p *detect.Proposal) {
+	if p.Standard != "" {
+		fmt.Fprintf(w, "Its metrics follow the %s; written as this mapping (targets[].metrics):\n", p.Standard)
+	} else {
+		fmt.Fprintln(w, "Proposed mapping of its metrics (targets[].metrics), from their names, types and HELP texts:")
+	}
+	fmt.Fprintln(w, "    metrics:")
+	for _, r := range spec.Roles {
+		ref := p.Metrics.Ref(r.Name)
+		if ref == nil {
+			continue
+		}
+		n := &yaml.Node{}
+		_ = n.Encode(ref)
+		n.Style = yaml.FlowStyle
+		b, _ := yaml.Marshal(n)
+		fmt.Fprintf(w, "      %s: %s   # %s\n", r.Name, strings.TrimSpace(string(b)), p.Why[r.Name])
+	}
+	if len(p.Unmapped) > 0 {
+		fmt.Fprintf(w, "Not mapped: %s.\n", strings.Join(p.Unmapped, ", "))
+	}
 }
 
 func newRemoveTargetCmd(a *app) *cobra.Command {

@@ -31,7 +31,15 @@ type AddTargetOptions struct {
 	Wait time.Duration
 	// Up options used when the stack runs.
 	Up UpOptions
+	// Accept writes the mapping proposed for an app of no known engine; NoMapping adds such an
+	// app without one. With neither, AddTarget changes nothing and returns ErrNeedsMapping with
+	// the proposal in the result.
+	Accept, NoMapping bool
 }
+
+// ErrNeedsMapping: the target is an app whose metrics need a mapping, and the caller has not
+// said whether to write the proposed one.
+var ErrNeedsMapping = errors.New("this app's metrics need a mapping")
 
 // TargetResult says what AddTarget or RemoveTarget did.
 type TargetResult struct {
@@ -43,6 +51,8 @@ type TargetResult struct {
 	LastErr  string // Prometheus' last scrape error when not scraped
 	Failed   bool   // Prometheus tried a scrape and it failed (LastErr says why)
 	Reloaded bool
+	// Proposal is the mapping proposed for an app of no known engine (written with Accept).
+	Proposal *detect.Proposal
 }
 
 // ProbeTarget checks that a target answers with Prometheus metrics and recognises its engine.
@@ -97,6 +107,18 @@ func (e *Engine) AddTarget(ctx context.Context, specFile string, s *spec.Spec, t
 			res.Engine = f.Engine
 		} else if t.Engine != f.Engine && f.Note == "" {
 			res.Note = fmt.Sprintf("its metrics look like %s, not %s; keeping %s as you said", f.Engine, t.Engine, t.Engine)
+		}
+		if f.Proposal != nil && t.Engine == spec.EngineCustom && t.Metrics == nil {
+			res.Proposal = f.Proposal
+			switch {
+			case f.Proposal.Standard != "":
+				t.Metrics = f.Proposal.Metrics // a convention's names, not a guess
+			case o.Accept:
+				t.Metrics = f.Proposal.Metrics
+				res.Note = "serves metrics of no known engine; added with the proposed mapping"
+			case !o.NoMapping:
+				return res, fmt.Errorf("%w: %s serves metrics of no known engine; nothing was changed", ErrNeedsMapping, t.URL)
+			}
 		}
 	}
 	if err := spec.AddTargetToFile(specFile, t); err != nil {

@@ -25,6 +25,9 @@ type Found struct {
 	URL    string
 	Engine string // an engine name, or "ollama", or "" when /metrics is not Prometheus text
 	Note   string // what was seen, in one sentence
+	// Proposal maps the metrics of a service of no known engine onto llmmon's roles, when its
+	// names, types and HELP texts suggest one.
+	Proposal *Proposal
 }
 
 // Engine recognises an engine from Prometheus text exposition, or returns "".
@@ -95,6 +98,10 @@ func Probe(ctx context.Context, c *http.Client, base, metricsURL string) (Found,
 		if f.Engine == "" {
 			f.Note = "serves Prometheus metrics, but none of a known engine; scraped as a custom service"
 			f.Engine = spec.EngineCustom
+			f.Proposal = Propose(body)
+			if f.Proposal != nil && f.Proposal.Standard != "" {
+				f.Note = "an app with the " + f.Proposal.Standard + "; mapped by them"
+			}
 		}
 		return f, nil
 	}
@@ -162,7 +169,15 @@ func GPU() (bool, string) {
 // Default returns the zero-config spec: this host, plus every LLM server found on the well-known
 // ports of 127.0.0.1, and a list of sentences saying what was found.
 func Default(ctx context.Context) (*spec.Spec, []string) {
+	s, notes, _ := DefaultWithProposals(ctx)
+	return s, notes
+}
+
+// DefaultWithProposals is Default, with the mapping proposed for each app of no known engine,
+// by target name (the spec's targets carry none: writing one is the user's choice).
+func DefaultWithProposals(ctx context.Context) (*spec.Spec, []string, map[string]*Proposal) {
 	s := &spec.Spec{}
+	proposals := map[string]*Proposal{}
 	var notes []string
 	for _, f := range Scan(ctx, "127.0.0.1", WellKnownPorts, 700*time.Millisecond) {
 		switch {
@@ -174,6 +189,9 @@ func Default(ctx context.Context) (*spec.Spec, []string) {
 				name = fmt.Sprintf("%s-%d", f.Engine, i)
 			}
 			s.Targets = append(s.Targets, spec.Target{Name: name, Engine: f.Engine, URL: f.URL})
+			if f.Proposal != nil {
+				proposals[name] = f.Proposal
+			}
 			msg := fmt.Sprintf("found %s at %s", f.Engine, f.URL)
 			if f.Note != "" {
 				msg += " (" + f.Note + ")"
@@ -186,7 +204,7 @@ func Default(ctx context.Context) (*spec.Spec, []string) {
 	if len(s.Targets) == 0 {
 		notes = append(notes, "no LLM server found on 127.0.0.1 ports 8000, 30000, 8080, 8002, 23333; watching the host only (add one with `llmmon add-target NAME URL`)")
 	}
-	return s, notes
+	return s, notes, proposals
 }
 
 func hasTarget(s *spec.Spec, name string) bool {

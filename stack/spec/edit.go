@@ -41,6 +41,16 @@ func AddTargetToFile(path string, t Target) error {
 			}
 			item.Content = append(item.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "labels"}, m)
 		}
+		if t.Metrics != nil {
+			m := &yaml.Node{}
+			if err := m.Encode(t.Metrics); err != nil {
+				return err
+			}
+			for i := 1; i < len(m.Content); i += 2 {
+				m.Content[i].Style = yaml.FlowStyle // one role a line
+			}
+			item.Content = append(item.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "metrics"}, m)
+		}
 		if len(seq.Content) > 0 && seq.Content[0].Style == yaml.FlowStyle {
 			item.Style = yaml.FlowStyle
 		}

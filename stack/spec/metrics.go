@@ -92,6 +92,40 @@ func (m *Metrics) Ref(role string) *MetricRef {
 	return nil
 }
 
+// Set maps a role (by its name in Roles) to ref.
+func (m *Metrics) Set(role string, ref *MetricRef) {
+	switch role {
+	case "requests":
+		m.Requests = ref
+	case "errors":
+		m.Errors = ref
+	case "latency":
+		m.Latency = ref
+	case "ttft":
+		m.TTFT = ref
+	case "tpot":
+		m.TPOT = ref
+	case "prompt_tokens":
+		m.PromptTokens = ref
+	case "generated_tokens":
+		m.GeneratedTokens = ref
+	case "queue":
+		m.Queue = ref
+	case "running":
+		m.Running = ref
+	case "kv_cache":
+		m.KVCache = ref
+	case "gpu_memory":
+		m.GPUMemory = ref
+	case "gpu_utilization":
+		m.GPUUtilization = ref
+	case "process_cpu":
+		m.ProcessCPU = ref
+	case "process_memory":
+		m.ProcessMemory = ref
+	}
+}
+
 // Mapped returns the roles a target maps, in Roles order.
 func (m *Metrics) Mapped() []Role {
 	var out []Role

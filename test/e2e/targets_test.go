@@ -5,9 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/test/modelsim/replay"
 )
 
 func startedAt(t *testing.T, id string) string {
@@ -60,6 +64,34 @@ func TestIntegrationAddRemoveTarget(t *testing.T) {
 	if code, out := e.run(t, "add-target", "web", html.URL); code != 2 || !strings.Contains(out, "not Prometheus metrics") {
 		t.Errorf("html: %d\n%s", code, out)
 	}
+	// An app of no known engine (the ChatGLM tutorial's metrics, replayed): add-target proposes
+	// a mapping and changes nothing until told; with --accept the mapping is written and the
+	// running Prometheus records the app's llmmon:* series from it (a reload, no restart).
+	exp, err := replay.Parse("chatglm-tutorial.prom", []byte(readFile(t, filepath.Join(testenv.Root(), "test", "testdata", "apps", "chatglm-tutorial.prom"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := httptest.NewServer(exp.Handler())
+	defer app.Close()
+	if code, out := e.run(t, "add-target", "glm", app.URL); code != 2 || !strings.Contains(out, "gpu_utilization: {metric: gpu_usage_percent}") ||
+		!strings.Contains(out, "--accept") || strings.Contains(readFile(t, e.spec), "name: glm") {
+		t.Errorf("an app without --accept: %d\n%s", code, out)
+	}
+	if code, out := e.run(t, "add-target", "glm", app.URL, "--accept"); code != 0 || !strings.Contains(out, "Prometheus scraped it") ||
+		!strings.Contains(readFile(t, e.spec), "metric: request_processing_seconds") {
+		t.Errorf("an app with --accept: %d\n%s", code, out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(e.query(t, `llmmon:app_gpu_utilization:ratio{target="glm"} == 0.37`)) != 1 || len(e.query(t, `llmmon:e2e_latency_seconds:mean{target="glm"} > 0`)) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no records from the mapping: %v", e.query(t, `{__name__=~"llmmon:.+",target="glm"}`))
+		}
+		time.Sleep(time.Second)
+	}
+	if got := startedAt(t, e.containers(t)["prometheus"]); got != started {
+		t.Fatalf("prometheus restarted by add-target with a mapping")
+	}
+
 	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	if code, out := e.run(t, "add-target", "dead", dead); code == 0 || !strings.Contains(out, "--force") {
 		t.Errorf("unreachable: %d\n%s", code, out)
@@ -72,7 +104,7 @@ func TestIntegrationAddRemoveTarget(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("remove-target: %d\n%s", code, out)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for len(e.query(t, `up{target="qwen"}`)) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("qwen is still scraped after remove-target")

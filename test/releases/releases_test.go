@@ -27,9 +27,12 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/llmmon/llmmon/dashboards"
 	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/rules"
+	"github.com/llmmon/llmmon/stack/detect"
 	"github.com/llmmon/llmmon/stack/doctor"
 	"github.com/llmmon/llmmon/stack/render"
 	"github.com/llmmon/llmmon/stack/spec"
@@ -83,6 +86,13 @@ func startReleases(t *testing.T) []*release {
 			// A tutorial app, with the mapping a user writes for it where it has one.
 			r.engine = "custom"
 			if m, err := os.ReadFile(strings.TrimSuffix(f, ".prom") + ".metrics.yaml"); err == nil {
+				r.mapping = string(m)
+			} else if p := detect.Propose(string(data)); p != nil && p.Standard != "" {
+				// Metrics of a convention: the mapping detect writes for them without asking.
+				m, err := yaml.Marshal(p.Metrics)
+				if err != nil {
+					t.Fatal(err)
+				}
 				r.mapping = string(m)
 			}
 		}
