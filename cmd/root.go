@@ -161,6 +161,7 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 		newInitCmd(a),
 		newVersionCmd(a),
 		newRelayCmd(a),
+		newGPUExporterCmd(a),
 		newAlertCmd(a),
 		withoutSecrets(a, newLogsCmd(a)),
 	)
