@@ -281,6 +281,9 @@ func printStatus(out io.Writer, st *stack.Status) {
 		w.Flush()
 		fmt.Fprintln(out)
 	}
+	if st.GPU != "" {
+		fmt.Fprintf(out, "GPU metrics: %s.\n\n", st.GPU)
+	}
 	if st.ReceiversError != "" {
 		fmt.Fprintf(out, "Receivers: %s.\n\n", st.ReceiversError)
 	} else if len(st.Receivers) > 0 {

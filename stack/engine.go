@@ -86,6 +86,8 @@ func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Re
 	switch {
 	case s.DCGMExporterAddress != "":
 		res.Notes = append(res.Notes, "GPU metrics come from the dcgm-exporter at "+s.DCGMExporterAddress)
+	case s.NvidiaSmiExporterAddress != "":
+		res.Notes = append(res.Notes, "GPU metrics come from the nvidia-smi exporter at "+s.NvidiaSmiExporterAddress)
 	case s.GPU == "on":
 		res.GPU = true
 	case s.GPU == "auto":

@@ -72,7 +72,9 @@ type Status struct {
 	AlertsError    string           `json:"alerts_error,omitempty"`
 	Receivers      []ReceiverStatus `json:"receivers"`
 	ReceiversError string           `json:"receivers_error,omitempty"`
-	Healthy        bool             `json:"healthy"`
+	// GPU says where GPU metrics come from, and why, in one sentence.
+	GPU     string `json:"gpu"`
+	Healthy bool   `json:"healthy"`
 }
 
 // Status reports the stack's components, scrape targets and alerts. It reads only: it never
@@ -90,9 +92,14 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 		return nil, err
 	}
 	gpu := s.GPU == "on"
+	gpuWhy := ""
 	if s.GPU == "auto" {
-		ok, _ := e.gpu()
+		ok, why := e.gpu()
 		gpu = ok && info.NvidiaRuntime
+		gpuWhy = why
+		if ok && !info.NvidiaRuntime {
+			gpuWhy = why + ", but Docker has no NVIDIA runtime"
+		}
 	}
 	comps := render.Components(s, render.Options{GPU: gpu})
 	byName := map[string]runtime.Container{}
@@ -100,7 +107,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 		byName[c.Labels[runtime.LabelComponent]] = c
 	}
 	ep, credErr := endpointsFor(s)
-	st := &Status{Stack: s.Name, Healthy: true, Components: make([]ComponentStatus, len(comps))}
+	st := &Status{Stack: s.Name, Healthy: true, Components: make([]ComponentStatus, len(comps)), GPU: gpuSource(s, gpu, gpuWhy)}
 	ours := make([]bool, len(comps))
 	var wg sync.WaitGroup
 	for i, c := range comps {
@@ -413,4 +420,21 @@ func (e *Engine) Logs(ctx context.Context, s *spec.Spec, component string, tail 
 		return "", fmt.Errorf("stack %q has no containers; run llmmon up", s.Name)
 	}
 	return "", fmt.Errorf("%w %q in stack %q; it has: %s", ErrNoSuchComponent, component, s.Name, strings.Join(have, ", "))
+}
+
+// gpuSource says where the stack's GPU metrics come from and why.
+func gpuSource(s *spec.Spec, dcgm bool, why string) string {
+	switch {
+	case s.DCGMExporterAddress != "":
+		return "from the dcgm-exporter at " + s.DCGMExporterAddress + " (dcgm_exporter_address)"
+	case s.NvidiaSmiExporterAddress != "":
+		return "from the nvidia-smi exporter at " + s.NvidiaSmiExporterAddress + " (nvidia_smi_exporter_address)"
+	case dcgm && s.GPU == "on":
+		return "from the stack's dcgm-exporter (gpu: on)"
+	case dcgm:
+		return "from the stack's dcgm-exporter (gpu: auto: " + why + ")"
+	case s.GPU == "off":
+		return "none (gpu: off)"
+	}
+	return "none: " + why + "; where dcgm-exporter cannot run (GeForce, WSL), run `llmmon gpu-exporter` on the host and set nvidia_smi_exporter_address"
 }

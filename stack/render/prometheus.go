@@ -211,6 +211,9 @@ func renderPrometheus(b *Bundle, s *spec.Spec, o Options) error {
 	} else if o.GPU {
 		self = append(self, promScrapeJob{JobName: "dcgm", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter)}}}})
 	}
+	if s.NvidiaSmiExporterAddress != "" {
+		self = append(self, promScrapeJob{JobName: "nvidia-smi", StaticConfigs: []promStatic{{Targets: []string{s.NvidiaSmiExporterAddress}}}})
+	}
 	if o.Relay {
 		self = append(self, promScrapeJob{JobName: "relay", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.Relay)}}}})
 	}

@@ -40,6 +40,10 @@ type Spec struct {
 	// Scrape a dcgm-exporter that already runs (host:port, e.g. the NVIDIA GPU Operator's)
 	// instead of starting one; GPU rules and dashboards are then on.
 	DCGMExporterAddress string `yaml:"dcgm_exporter_address,omitempty" json:"dcgm_exporter_address,omitempty"`
+	// Scrape an nvidia-smi based GPU exporter (host:port): `llmmon gpu-exporter` or
+	// utkuozdemir/nvidia_gpu_exporter, for GPUs dcgm-exporter does not support (GeForce, WSL);
+	// GPU rules and dashboards are then on, and read it.
+	NvidiaSmiExporterAddress string `yaml:"nvidia_smi_exporter_address,omitempty" json:"nvidia_smi_exporter_address,omitempty"`
 	// Monitor this host with node-exporter (default true).
 	Host *bool `yaml:"host,omitempty" json:"host,omitempty"`
 	// Model services to scrape.

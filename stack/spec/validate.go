@@ -106,6 +106,11 @@ func (s *Spec) Validate(src *Source) error {
 			v.add("dcgm_exporter_address", fmt.Sprintf("%q must be host:port", a), "e.g. 127.0.0.1:9400")
 		}
 	}
+	if a := s.NvidiaSmiExporterAddress; a != "" {
+		if h, port, err := net.SplitHostPort(a); err != nil || h == "" || port == "" {
+			v.add("nvidia_smi_exporter_address", fmt.Sprintf("%q must be host:port", a), "e.g. 127.0.0.1:9835, where `llmmon gpu-exporter` listens by default")
+		}
+	}
 	v.ports(s)
 	v.prometheus(s)
 	v.targets(s)

@@ -157,31 +157,15 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func TestReleaseCoverage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the real Prometheus")
-	}
+// startPrometheus renders the bundle of a spec and runs the real Prometheus on it (its scrape
+// configs, its rules) until the test ends.
+func startPrometheus(t *testing.T, specText string) (promQuerier, *render.Bundle, *bytes.Buffer) {
+	t.Helper()
 	promBin := filepath.Join(testenv.BinDir(), "prometheus-3.15.0")
 	if _, err := os.Stat(promBin); err != nil {
 		testenv.SkipOrFail(t, "the Prometheus binary is not built; run `make test-images` first")
 	}
-	rels := startReleases(t)
-
-	// The spec a user of these servers would write: one target per release.
-	var sb strings.Builder
-	sb.WriteString("prometheus:\n  scrape_interval: 1s\n  evaluation_interval: 1s\ntargets:\n")
-	for _, r := range rels {
-		fmt.Fprintf(&sb, "  - name: %s\n    engine: %s\n    url: http://%s\n", r.name, r.engine, r.addr)
-		if r.mapping != "" {
-			sb.WriteString("    metrics:\n")
-			for _, l := range strings.Split(strings.TrimSpace(r.mapping), "\n") {
-				if !strings.HasPrefix(l, "#") {
-					sb.WriteString("      " + l + "\n")
-				}
-			}
-		}
-	}
-	s, _, err := spec.LoadBytes("releases.yaml", []byte(sb.String()), func(string) (string, bool) { return "", false })
+	s, _, err := spec.LoadBytes("releases.yaml", []byte(specText), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,16 +188,39 @@ func TestReleaseCoverage(t *testing.T) {
 	}
 	addr := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	cmd := exec.CommandContext(ctx, promBin, "--config.file="+filepath.Join(promDir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+addr)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cancel(); _ = cmd.Wait() }()
-	q := promQuerier{base: "http://" + addr}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	return promQuerier{base: "http://" + addr}, b, log
+}
+
+func TestReleaseCoverage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real Prometheus")
+	}
+	rels := startReleases(t)
+
+	// The spec a user of these servers would write: one target per release.
+	var sb strings.Builder
+	sb.WriteString("prometheus:\n  scrape_interval: 1s\n  evaluation_interval: 1s\ntargets:\n")
+	for _, r := range rels {
+		fmt.Fprintf(&sb, "  - name: %s\n    engine: %s\n    url: http://%s\n", r.name, r.engine, r.addr)
+		if r.mapping != "" {
+			sb.WriteString("    metrics:\n")
+			for _, l := range strings.Split(strings.TrimSpace(r.mapping), "\n") {
+				if !strings.HasPrefix(l, "#") {
+					sb.WriteString("      " + l + "\n")
+				}
+			}
+		}
+	}
+	ctx := context.Background()
+	q, b, log := startPrometheus(t, sb.String())
 
 	// Every release is scraped, and its counters have moved between scrapes.
 	deadline := time.Now().Add(90 * time.Second)
@@ -225,7 +232,7 @@ func TestReleaseCoverage(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not every release is scraped (up: %v, %v)\n%s", up, err, log.String())
+			t.Fatalf("not every release is scraped (up: %v, %v)\n%s", up, err, log)
 		}
 		time.Sleep(time.Second)
 	}
