@@ -281,6 +281,10 @@ func printStatus(out io.Writer, st *stack.Status) {
 		w.Flush()
 		fmt.Fprintln(out)
 	}
+	if len(st.Blind) > 0 {
+		fmt.Fprintf(out, "Blind: %s %s up but feed no llmmon series, so their dashboards show only \"up\"; `llmmon doctor` says why.\n\n",
+			strings.Join(st.Blind, ", "), map[bool]string{true: "is", false: "are"}[len(st.Blind) == 1])
+	}
 	if st.GPU != "" {
 		fmt.Fprintf(out, "GPU metrics: %s.\n\n", st.GPU)
 	}

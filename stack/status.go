@@ -72,6 +72,9 @@ type Status struct {
 	AlertsError    string           `json:"alerts_error,omitempty"`
 	Receivers      []ReceiverStatus `json:"receivers"`
 	ReceiversError string           `json:"receivers_error,omitempty"`
+	// Blind are the model services that are up but feed none of the llmmon:* series (their
+	// dashboards show only "up"); `llmmon doctor` says why.
+	Blind []string `json:"blind,omitempty"`
 	// GPU says where GPU metrics come from, and why, in one sentence.
 	GPU     string `json:"gpu"`
 	Healthy bool   `json:"healthy"`
@@ -162,6 +165,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	} else {
 		if ts, err := e.activeTargets(cctx, s); err == nil {
 			st.Targets = ts
+			st.Blind = e.blindTargets(cctx, ep)
 			for _, t := range ts {
 				if t.Health == "down" {
 					st.Healthy = false
@@ -437,4 +441,22 @@ func gpuSource(s *spec.Spec, dcgm bool, why string) string {
 		return "none (gpu: off)"
 	}
 	return "none: " + why + "; where dcgm-exporter cannot run (GeForce, WSL), run `llmmon gpu-exporter` on the host and set nvidia_smi_exporter_address"
+}
+
+// blindExpr finds the model services that are up but feed no llmmon:* series (the condition of
+// the LLMTargetExposesNothingUsable alert, without its 10 minutes).
+const blindExpr = `group by (target) (up{engine!=""} == 1) unless on (target) group by (target) ({__name__=~"llmmon:(requests|generation_tokens|prompt_tokens):rate5m|llmmon:(queue_length|running_requests)|llmmon:kv_cache_usage:ratio|llmmon:e2e_latency_seconds:(p95|mean)"})`
+
+// blindTargets returns the blind model services, sorted; nil when Prometheus cannot say.
+func (e *Engine) blindTargets(ctx context.Context, ep endpoints) []string {
+	res, err := promQuerier{e: e, prom: ep.prom()}.Query(ctx, blindExpr)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range res {
+		out = append(out, r.Labels["target"])
+	}
+	sort.Strings(out)
+	return out
 }
