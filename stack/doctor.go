@@ -2,12 +2,10 @@ package stack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"path"
 	"sort"
-	"strconv"
 
 	"github.com/llmmon/llmmon/stack/doctor"
 	"github.com/llmmon/llmmon/stack/render"
@@ -76,22 +74,5 @@ func (q promQuerier) Query(ctx context.Context, expr string) ([]doctor.Sample, e
 	if err != nil {
 		return nil, err
 	}
-	var r struct {
-		Data struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("prometheus answered something unreadable: %w", err)
-	}
-	out := make([]doctor.Sample, 0, len(r.Data.Result))
-	for _, x := range r.Data.Result {
-		v, _ := x.Value[1].(string)
-		f, _ := strconv.ParseFloat(v, 64)
-		out = append(out, doctor.Sample{Labels: x.Metric, Value: f})
-	}
-	return out, nil
+	return doctor.ParseQueryResponse(b)
 }

@@ -94,7 +94,11 @@ func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Re
 		ok, why := e.gpu()
 		res.GPU = ok
 		if !ok {
-			res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why+" (set gpu: on to force it)")
+			if strings.Contains(why, "gpu-exporter") {
+				res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why)
+			} else {
+				res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why+" (set gpu: on to force it)")
+			}
 		}
 	}
 	if len(s.Notify.Receivers) == 0 {

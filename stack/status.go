@@ -440,6 +440,9 @@ func gpuSource(s *spec.Spec, dcgm bool, why string) string {
 	case s.GPU == "off":
 		return "none (gpu: off)"
 	}
+	if strings.Contains(why, "gpu-exporter") {
+		return "none: " + why
+	}
 	return "none: " + why + "; where dcgm-exporter cannot run (GeForce, WSL), run `llmmon gpu-exporter` on the host and set nvidia_smi_exporter_address"
 }
 

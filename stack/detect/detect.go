@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -157,11 +158,43 @@ func Scan(ctx context.Context, host string, ports []int, timeout time.Duration) 
 	return out
 }
 
-// GPU reports whether this host has an NVIDIA GPU with its driver loaded, and why not.
-func GPU() (bool, string) {
-	entries, err := os.ReadDir("/proc/driver/nvidia/gpus")
+// GPU reports whether this host has an NVIDIA GPU that dcgm-exporter can watch, and why not.
+func GPU() (bool, string) { return gpuAt("/") }
+
+// gpuExporterHint is what to do where dcgm-exporter cannot run.
+const gpuExporterHint = "run `llmmon gpu-exporter` on this host and set nvidia_smi_exporter_address: 127.0.0.1:9835"
+
+// gpuAt is GPU with the host's file system at root. The driver lists each GPU under
+// /proc/driver/nvidia/gpus/BUS/information, with its model; dcgm-exporter supports data-center
+// GPUs, not GeForce or TITAN cards, and does not run under WSL, whose driver is not there.
+func gpuAt(root string) (bool, string) {
+	dir := filepath.Join(root, "proc", "driver", "nvidia", "gpus")
+	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
+		if _, err := os.Stat(filepath.Join(root, "usr", "lib", "wsl", "lib", "nvidia-smi")); err == nil {
+			return false, "WSL's NVIDIA driver has no DCGM; " + gpuExporterHint
+		}
 		return false, "no NVIDIA GPU driver found (/proc/driver/nvidia/gpus is absent)"
+	}
+	var consumer []string
+	for _, e := range entries {
+		info, err := os.ReadFile(filepath.Join(dir, e.Name(), "information"))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(info), "\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if !ok || strings.TrimSpace(k) != "Model" {
+				continue
+			}
+			model := strings.TrimSpace(v)
+			if strings.Contains(model, "GeForce") || strings.Contains(model, "TITAN") {
+				consumer = append(consumer, model)
+			}
+		}
+	}
+	if len(consumer) == len(entries) {
+		return false, fmt.Sprintf("dcgm-exporter does not support %s; %s", strings.Join(consumer, ", "), gpuExporterHint)
 	}
 	return true, fmt.Sprintf("%d NVIDIA GPU(s) found", len(entries))
 }

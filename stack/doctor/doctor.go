@@ -8,9 +8,11 @@ package doctor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/prometheus/promql/parser"
@@ -29,6 +31,33 @@ type Sample struct {
 // Querier runs instant PromQL queries.
 type Querier interface {
 	Query(ctx context.Context, expr string) ([]Sample, error)
+}
+
+// ParseQueryResponse reads the answer of Prometheus' /api/v1/query to an instant query.
+func ParseQueryResponse(body []byte) ([]Sample, error) {
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("prometheus answered something unreadable: %w", err)
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("prometheus refused the query: %s", r.Error)
+	}
+	out := make([]Sample, 0, len(r.Data.Result))
+	for _, x := range r.Data.Result {
+		v, _ := x.Value[1].(string)
+		f, _ := strconv.ParseFloat(v, 64)
+		out = append(out, Sample{Labels: x.Metric, Value: f})
+	}
+	return out, nil
 }
 
 // Target is a model service as the stack scrapes it: its target label and engine (the job).

@@ -3,8 +3,6 @@ package releases
 import (
 	"context"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,14 +42,7 @@ func TestGPUWithoutDCGM(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := &http.Server{Handler: exp.Handler(), ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = srv.Serve(ln) }()
-			t.Cleanup(func() { _ = srv.Close() })
-			q, b, log := startPrometheus(t, "gpu: off\nprometheus:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nnvidia_smi_exporter_address: "+ln.Addr().String()+"\n")
+			q, b, log := startPrometheus(t, "gpu: off\nprometheus:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nnvidia_smi_exporter_address: "+serve(t, exp.Handler())+"\n")
 			ctx := context.Background()
 			deadline := time.Now().Add(60 * time.Second)
 			for {

@@ -11,9 +11,9 @@ package releases
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,14 +98,7 @@ func startReleases(t *testing.T) []*release {
 		if r.engine == "" {
 			t.Fatalf("%s: no engine in its name", f)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		t.Cleanup(func() { _ = srv.Close() })
-		r.addr = ln.Addr().String()
+		r.addr = serve(t, e.Handler())
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
@@ -123,29 +115,24 @@ func (p promQuerier) Query(ctx context.Context, expr string) ([]doctor.Sample, e
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
 		return nil, err
 	}
-	if r.Status != "success" {
-		return nil, fmt.Errorf("%s: %s", expr, r.Error)
+	return doctor.ParseQueryResponse(body)
+}
+
+// serve serves h on a free port of 127.0.0.1 until the test ends and returns its address.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []doctor.Sample
-	for _, x := range r.Data.Result {
-		s, _ := x.Value[1].(string)
-		v, _ := strconv.ParseFloat(s, 64)
-		out = append(out, doctor.Sample{Labels: x.Metric, Value: v})
-	}
-	return out, nil
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
 }
 
 func freePort(t *testing.T) string {
