@@ -260,3 +260,13 @@ func orWords(xs []string) string {
 	}
 	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }
+
+// The schema lists each role's types and units.
+func init() {
+	for _, r := range Roles {
+		enums["targets[].metrics."+r.Name+".type"] = r.Types
+		if len(r.Units) > 0 {
+			enums["targets[].metrics."+r.Name+".unit"] = r.Units
+		}
+	}
+}
