@@ -18,7 +18,7 @@ func newLogsCmd(a *app) *cobra.Command {
   llmmon logs relay --tail 20`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError{fmt.Errorf("logs takes one COMPONENT (prometheus, alertmanager, grafana, node-exporter, dcgm-exporter, relay)")}
+				return usageError{fmt.Errorf("logs takes one COMPONENT (prometheus, alertmanager, grafana, node-exporter, dcgm-exporter, gpu-exporter, relay)")}
 			}
 			return nil
 		},

@@ -33,7 +33,7 @@ type endpoints struct {
 // none, and Prometheus, Alertmanager and the relay refuse them.
 func newEndpoints(s *spec.Spec, c *Credentials, grafanaPW string) endpoints {
 	es := endpoints{byName: map[string]endpoint{}}
-	for _, comp := range render.Components(s, render.Options{Relay: true, GPU: true}) {
+	for _, comp := range render.Components(s, render.Options{Relay: true, GPU: true, GPUExporter: true}) {
 		p := endpoint{component: comp.Name, base: "http://" + comp.Addr}
 		switch comp.Auth {
 		case render.AuthStack:

@@ -25,6 +25,7 @@ type Engine struct {
 	log     *slog.Logger
 	version string
 	gpu     func() (bool, string)
+	smiOnly func() (bool, string)
 	http    *http.Client
 	binary  string
 }
@@ -44,6 +45,9 @@ func WithVersion(v string) Option { return func(e *Engine) { e.version = v } }
 // WithGPUDetector replaces the host GPU detector (for tests).
 func WithGPUDetector(f func() (bool, string)) Option { return func(e *Engine) { e.gpu = f } }
 
+// WithNvidiaSMIDetector replaces the detector of GPUs only nvidia-smi reads (for tests).
+func WithNvidiaSMIDetector(f func() (bool, string)) Option { return func(e *Engine) { e.smiOnly = f } }
+
 // WithHTTPClient replaces the client used for health checks and reloads (for tests).
 func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.http = c } }
 
@@ -53,7 +57,7 @@ func WithSelfBinary(path string) Option { return func(e *Engine) { e.binary = pa
 
 // New returns an engine over the given assets.
 func New(assets render.Assets, opts ...Option) *Engine {
-	e := &Engine{assets: assets, log: slog.New(slog.DiscardHandler), version: "dev", gpu: detect.GPU, http: &http.Client{Timeout: 3 * time.Second}}
+	e := &Engine{assets: assets, log: slog.New(slog.DiscardHandler), version: "dev", gpu: detect.GPU, smiOnly: detect.NvidiaSMIOnly, http: &http.Client{Timeout: 3 * time.Second}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -67,12 +71,18 @@ type RenderOptions struct {
 	// Credentials go into the bundle; when nil, the data directory's are read (never created),
 	// or, when it has none, fresh ones are made for this bundle alone.
 	Credentials *Credentials
+	// NvidiaRuntime says whether Docker has the NVIDIA runtime, which the GPU exporters need;
+	// nil when unknown (a bundle rendered without a daemon), taken as present.
+	NvidiaRuntime *bool
 }
 
 // Rendered is the result of Render.
 type Rendered struct {
 	Bundle *render.Bundle
 	GPU    bool
+	// GPUExporter: llmmon's nvidia-smi exporter runs (gpu: auto on GPUs dcgm-exporter does
+	// not support).
+	GPUExporter bool
 	// Notes are sentences for the user: engines recognised, components skipped and why.
 	Notes []string
 }
@@ -91,14 +101,24 @@ func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Re
 	case s.GPU == "on":
 		res.GPU = true
 	case s.GPU == "auto":
+		runtime := o.NvidiaRuntime == nil || *o.NvidiaRuntime
 		ok, why := e.gpu()
-		res.GPU = ok
+		smi, smiWhy := false, ""
 		if !ok {
-			if strings.Contains(why, "gpu-exporter") {
-				res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why)
-			} else {
-				res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why+" (set gpu: on to force it)")
-			}
+			smi, smiWhy = e.smiOnly()
+		}
+		switch {
+		case ok && runtime:
+			res.GPU = true
+		case ok:
+			res.Notes = append(res.Notes, "dcgm-exporter skipped: an NVIDIA GPU is present but Docker has no NVIDIA runtime (install the NVIDIA Container Toolkit)")
+		case smi && runtime:
+			res.GPUExporter = true
+			res.Notes = append(res.Notes, "GPU metrics from llmmon's gpu-exporter: "+smiWhy)
+		case smi:
+			res.Notes = append(res.Notes, "GPU exporter skipped: "+smiWhy+", but Docker has no NVIDIA runtime; install the NVIDIA Container Toolkit, or run `llmmon gpu-exporter` on the host and set nvidia_smi_exporter_address: 127.0.0.1:9835")
+		default:
+			res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why+" (set gpu: on to force it)")
 		}
 	}
 	if len(s.Notify.Receivers) == 0 {
@@ -118,7 +138,7 @@ func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Re
 		}
 		creds = c
 	}
-	b, err := render.Render(s, e.assets, render.Options{GPU: res.GPU, Credentials: creds.Render()})
+	b, err := render.Render(s, e.assets, render.Options{GPU: res.GPU, GPUExporter: res.GPUExporter, Credentials: creds.Render()})
 	if err != nil {
 		return nil, err
 	}

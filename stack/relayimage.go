@@ -37,13 +37,14 @@ func (e *Engine) selfBinary() (string, error) {
 	return p, nil
 }
 
-// relayImage is the relay image's tag for the spec: a hash of the image's build context (the
-// llmmon binary, the host's CA bundle, the Dockerfile), so it changes exactly when the image
-// would. It is "" when the spec has no relay. Hashing a 60 MB binary takes about 75 ms, half a
+// relayImage is the tag of the image llmmon builds from its own binary for the relay and the
+// GPU exporter: a hash of the image's build context (the llmmon binary, the host's CA bundle and
+// C library, the Dockerfile), so it changes exactly when the image would. It is "" when the
+// stack runs neither. Hashing a 60 MB binary takes about 75 ms, half a
 // no-op up, so the binary's hash is cached in DATA_DIR, keyed by its path, size, modification
 // time and inode.
-func (e *Engine) relayImage(s *spec.Spec) string {
-	if !render.NeedsRelay(s) {
+func (e *Engine) relayImage(s *spec.Spec, gpuExporter bool) string {
+	if !render.NeedsRelay(s) && !gpuExporter {
 		return ""
 	}
 	p, err := e.selfBinary()
@@ -72,6 +73,14 @@ func relayFiles(bin []byte) map[string][]byte {
 			dockerfile += "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"
 			break
 		}
+	}
+	// The GPU exporter runs nvidia-smi, which Docker's NVIDIA runtime puts into the container
+	// and which needs the C library that an image FROM scratch lacks: the host's, whose driver
+	// nvidia-smi was built for.
+	for _, lib := range hostLibC() {
+		name := "lib/" + filepath.Base(lib.to)
+		files[name] = lib.data
+		dockerfile += "COPY " + name + " " + lib.to + "\n"
 	}
 	dockerfile += "USER 65534:65534\nENTRYPOINT [\"/llmmon\"]\nCMD [\"relay\"]\n"
 	files["Dockerfile"] = []byte(dockerfile)
@@ -212,4 +221,33 @@ func checkStatic(path string) error {
 		}
 	}
 	return nil
+}
+
+// libC is one file of the host's C library and where nvidia-smi looks for it.
+type libC struct {
+	to   string
+	data []byte
+}
+
+// libCNames are the loader and libraries nvidia-smi links (glibc on x86-64).
+var libCNames = []string{"libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1"}
+
+// hostLibC returns the host's x86-64 glibc loader and libraries, or nothing on a host without
+// them (then the GPU exporter cannot run nvidia-smi, and says so in its exit code metric).
+func hostLibC() []libC {
+	var out []libC
+	loader, err := os.ReadFile("/lib64/ld-linux-x86-64.so.2")
+	if err != nil {
+		return nil
+	}
+	out = append(out, libC{"/lib64/ld-linux-x86-64.so.2", loader})
+	for _, n := range libCNames {
+		for _, dir := range []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64"} {
+			if b, err := os.ReadFile(filepath.Join(dir, n)); err == nil {
+				out = append(out, libC{"/lib/x86_64-linux-gnu/" + n, b})
+				break
+			}
+		}
+	}
+	return out
 }

@@ -47,7 +47,7 @@ func TestRelayTagIsTheContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := writeBinary(t, dir, "c", []byte("llmmon v2"))
-	tag := func(p string) string { return New(render.Assets{}, WithSelfBinary(p)).relayImage(s) }
+	tag := func(p string) string { return New(render.Assets{}, WithSelfBinary(p)).relayImage(s, false) }
 	ta, tb, tc := tag(a), tag(b), tag(c)
 	if ta != tb || ta == tc || !strings.HasPrefix(ta, RelayImageRepo+":") || len(ta) != len(RelayImageRepo)+1+16 {
 		t.Errorf("tags: same content %s %s, other content %s", ta, tb, tc)
@@ -58,7 +58,7 @@ func TestRelayTagIsTheContent(t *testing.T) {
 	// Without a relay in the spec, nothing is hashed.
 	plain := *s
 	plain.Notify.Receivers = nil
-	if got := New(render.Assets{}, WithSelfBinary(a)).relayImage(&plain); got != "" {
+	if got := New(render.Assets{}, WithSelfBinary(a)).relayImage(&plain, false); got != "" {
 		t.Errorf("no relay: %q", got)
 	}
 	// The tag is the hash of the context the image is built from.
@@ -77,7 +77,7 @@ func TestRelayHashIsCached(t *testing.T) {
 	}
 	bin := writeBinary(t, t.TempDir(), "llmmon", []byte("llmmon v1"))
 	e := New(render.Assets{}, WithSelfBinary(bin))
-	real := e.relayImage(s)
+	real := e.relayImage(s, false)
 	cache := filepath.Join(s.DataDir, relayHashCache)
 	st, err := os.Stat(cache)
 	if err != nil || st.Mode().Perm() != 0o600 {
@@ -94,7 +94,7 @@ func TestRelayHashIsCached(t *testing.T) {
 	if err := os.WriteFile(cache, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.relayImage(s); got == real {
+	if got := e.relayImage(s, false); got == real {
 		t.Fatal("the cache was not used")
 	}
 	// Touched: the key changed, the file is hashed again.
@@ -102,7 +102,7 @@ func TestRelayHashIsCached(t *testing.T) {
 	if err := os.Chtimes(bin, later, later); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.relayImage(s); got != real {
+	if got := e.relayImage(s, false); got != real {
 		t.Errorf("after touching: %s, want %s", got, real)
 	}
 	// Replaced by a file of the same size and mtime (a new inode): hashed again.
@@ -115,7 +115,7 @@ func TestRelayHashIsCached(t *testing.T) {
 	if err := os.Rename(repl, bin); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.relayImage(s); got == real {
+	if got := e.relayImage(s, false); got == real {
 		t.Error("a replaced binary of the same size and mtime kept its tag")
 	}
 }
@@ -164,13 +164,13 @@ func BenchmarkRelayImage(b *testing.B) {
 	b.Run("hashed", func(b *testing.B) {
 		for b.Loop() {
 			os.Remove(cache)
-			e.relayImage(s)
+			e.relayImage(s, false)
 		}
 	})
 	b.Run("cached", func(b *testing.B) {
-		e.relayImage(s)
+		e.relayImage(s, false)
 		for b.Loop() {
-			e.relayImage(s)
+			e.relayImage(s, false)
 		}
 	})
 }

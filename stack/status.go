@@ -94,7 +94,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	gpu := s.GPU == "on"
+	gpu, smi := s.GPU == "on", false
 	gpuWhy := ""
 	if s.GPU == "auto" {
 		ok, why := e.gpu()
@@ -103,14 +103,22 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 		if ok && !info.NvidiaRuntime {
 			gpuWhy = why + ", but Docker has no NVIDIA runtime"
 		}
+		if !ok {
+			if only, smiWhy := e.smiOnly(); only {
+				smi, gpuWhy = info.NvidiaRuntime, smiWhy
+				if !info.NvidiaRuntime {
+					gpuWhy = smiWhy + ", but Docker has no NVIDIA runtime"
+				}
+			}
+		}
 	}
-	comps := render.Components(s, render.Options{GPU: gpu})
+	comps := render.Components(s, render.Options{GPU: gpu, GPUExporter: smi, RelayImage: e.relayImage(s, smi)})
 	byName := map[string]runtime.Container{}
 	for _, c := range cs {
 		byName[c.Labels[runtime.LabelComponent]] = c
 	}
 	ep, credErr := endpointsFor(s)
-	st := &Status{Stack: s.Name, Healthy: true, Components: make([]ComponentStatus, len(comps)), GPU: gpuSource(s, gpu, gpuWhy)}
+	st := &Status{Stack: s.Name, Healthy: true, Components: make([]ComponentStatus, len(comps)), GPU: gpuSource(s, gpu, smi, gpuWhy)}
 	ours := make([]bool, len(comps))
 	var wg sync.WaitGroup
 	for i, c := range comps {
@@ -427,8 +435,10 @@ func (e *Engine) Logs(ctx context.Context, s *spec.Spec, component string, tail 
 }
 
 // gpuSource says where the stack's GPU metrics come from and why.
-func gpuSource(s *spec.Spec, dcgm bool, why string) string {
+func gpuSource(s *spec.Spec, dcgm, smi bool, why string) string {
 	switch {
+	case smi && s.NvidiaSmiExporterAddress == "" && s.DCGMExporterAddress == "":
+		return "from the stack's gpu-exporter (gpu: auto: " + why + ")"
 	case s.DCGMExporterAddress != "":
 		return "from the dcgm-exporter at " + s.DCGMExporterAddress + " (dcgm_exporter_address)"
 	case s.NvidiaSmiExporterAddress != "":
@@ -440,7 +450,7 @@ func gpuSource(s *spec.Spec, dcgm bool, why string) string {
 	case s.GPU == "off":
 		return "none (gpu: off)"
 	}
-	if strings.Contains(why, "gpu-exporter") {
+	if strings.Contains(why, "gpu-exporter") || strings.Contains(why, "NVIDIA runtime") {
 		return "none: " + why
 	}
 	return "none: " + why + "; where dcgm-exporter cannot run (GeForce, WSL), run `llmmon gpu-exporter` on the host and set nvidia_smi_exporter_address"

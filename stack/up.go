@@ -94,7 +94,7 @@ const (
 // desiredState returns every component's container as the spec wants it.
 func (e *Engine) desiredState(s *spec.Spec, r *Rendered, grafanaPW string) []Desired {
 	var out []Desired
-	for _, c := range render.Components(s, render.Options{GPU: r.GPU, RelayImage: e.relayImage(s)}) {
+	for _, c := range render.Components(s, render.Options{GPU: r.GPU, GPUExporter: r.GPUExporter, RelayImage: e.relayImage(s, r.GPUExporter)}) {
 		cs := runtime.ContainerSpec{
 			Name:        containerName(s, c.Name),
 			Image:       c.Image,
@@ -284,17 +284,13 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 			return nil, err
 		}
 	}
-	r, err := e.Render(ctx, s, RenderOptions{Credentials: creds})
+	r, err := e.Render(ctx, s, RenderOptions{Credentials: creds, NvidiaRuntime: &info.NvidiaRuntime})
 	if err != nil {
 		return nil, err
 	}
 	res := &UpResult{Notes: r.Notes, URLs: map[string]string{}, ComponentActions: map[string]string{}}
 	if s.GPU == "on" && s.DCGMExporterAddress == "" && !info.NvidiaRuntime {
 		return nil, fmt.Errorf("%w: gpu: on, but the Docker daemon has no NVIDIA runtime; install the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker) or set gpu: auto", ErrPreflight)
-	}
-	if r.GPU && !info.NvidiaRuntime && s.GPU == "auto" {
-		r.GPU = false
-		res.Notes = append(res.Notes, "dcgm-exporter skipped: an NVIDIA GPU is present but Docker has no NVIDIA runtime (install the NVIDIA Container Toolkit)")
 	}
 	pw, pwFile, err := e.grafanaPasswordFor(s, o.DryRun)
 	if err != nil {

@@ -159,22 +159,39 @@ func Scan(ctx context.Context, host string, ports []int, timeout time.Duration) 
 }
 
 // GPU reports whether this host has an NVIDIA GPU that dcgm-exporter can watch, and why not.
-func GPU() (bool, string) { return gpuAt("/") }
+func GPU() (bool, string) {
+	k, why := gpuAt("/")
+	return k == gpuDCGM, why
+}
+
+// NvidiaSMIOnly reports whether this host's NVIDIA GPUs are ones only nvidia-smi reads
+// (GeForce or TITAN cards, WSL), for llmmon's gpu-exporter, and why.
+func NvidiaSMIOnly() (bool, string) {
+	k, why := gpuAt("/")
+	return k == gpuSMIOnly, why
+}
+
+// What a host's GPUs are, for the exporters.
+const (
+	gpuNone    = iota // no NVIDIA driver
+	gpuDCGM           // at least one GPU dcgm-exporter supports
+	gpuSMIOnly        // GPUs dcgm-exporter does not support, or WSL
+)
 
 // gpuExporterHint is what to do where dcgm-exporter cannot run.
-const gpuExporterHint = "run `llmmon gpu-exporter` on this host and set nvidia_smi_exporter_address: 127.0.0.1:9835"
+const gpuExporterHint = "llmmon's gpu-exporter reads them through nvidia-smi"
 
 // gpuAt is GPU with the host's file system at root. The driver lists each GPU under
 // /proc/driver/nvidia/gpus/BUS/information, with its model; dcgm-exporter supports data-center
 // GPUs, not GeForce or TITAN cards, and does not run under WSL, whose driver is not there.
-func gpuAt(root string) (bool, string) {
+func gpuAt(root string) (int, string) {
 	dir := filepath.Join(root, "proc", "driver", "nvidia", "gpus")
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
 		if _, err := os.Stat(filepath.Join(root, "usr", "lib", "wsl", "lib", "nvidia-smi")); err == nil {
-			return false, "WSL's NVIDIA driver has no DCGM; " + gpuExporterHint
+			return gpuSMIOnly, "WSL's NVIDIA driver has no DCGM; " + gpuExporterHint
 		}
-		return false, "no NVIDIA GPU driver found (/proc/driver/nvidia/gpus is absent)"
+		return gpuNone, "no NVIDIA GPU driver found (/proc/driver/nvidia/gpus is absent)"
 	}
 	var consumer []string
 	for _, e := range entries {
@@ -194,9 +211,9 @@ func gpuAt(root string) (bool, string) {
 		}
 	}
 	if len(consumer) == len(entries) {
-		return false, fmt.Sprintf("dcgm-exporter does not support %s; %s", strings.Join(consumer, ", "), gpuExporterHint)
+		return gpuSMIOnly, fmt.Sprintf("dcgm-exporter does not support %s; %s", strings.Join(consumer, ", "), gpuExporterHint)
 	}
-	return true, fmt.Sprintf("%d NVIDIA GPU(s) found", len(entries))
+	return gpuDCGM, fmt.Sprintf("%d NVIDIA GPU(s) found", len(entries))
 }
 
 // Default returns the zero-config spec: this host, plus every LLM server found on the well-known

@@ -30,7 +30,7 @@ func TestGPUAt(t *testing.T) {
 	}{
 		{"none", "no NVIDIA GPU driver", false, nil},
 		{"h200", "1 NVIDIA GPU(s)", true, map[string]string{"proc/driver/nvidia/gpus/0000:83:00.0/information": info("NVIDIA H200")}},
-		{"geforce", "dcgm-exporter does not support NVIDIA GeForce RTX 4080 SUPER; run `llmmon gpu-exporter`", false, map[string]string{"proc/driver/nvidia/gpus/0000:01:00.0/information": info("NVIDIA GeForce RTX 4080 SUPER")}},
+		{"geforce", "dcgm-exporter does not support NVIDIA GeForce RTX 4080 SUPER; llmmon's gpu-exporter", false, map[string]string{"proc/driver/nvidia/gpus/0000:01:00.0/information": info("NVIDIA GeForce RTX 4080 SUPER")}},
 		{"mixed", "2 NVIDIA GPU(s)", true, map[string]string{
 			"proc/driver/nvidia/gpus/0000:01:00.0/information": info("NVIDIA GeForce RTX 4090"),
 			"proc/driver/nvidia/gpus/0000:02:00.0/information": info("NVIDIA L40S")}},
@@ -40,9 +40,9 @@ func TestGPUAt(t *testing.T) {
 		for p, d := range tc.files {
 			write(t, filepath.Join(root, p), d)
 		}
-		ok, why := gpuAt(root)
-		if ok != tc.ok || !strings.Contains(why, tc.want) {
-			t.Errorf("%s: %v %q", tc.name, ok, why)
+		k, why := gpuAt(root)
+		if (k == gpuDCGM) != tc.ok || (tc.files != nil && !tc.ok && k != gpuSMIOnly) || !strings.Contains(why, tc.want) {
+			t.Errorf("%s: %v %q", tc.name, k, why)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 // Component is one container of the stack, described independently of Docker so that both the
 // engine and the compose writer build on it.
 type Component struct {
-	Name  string // prometheus, alertmanager, grafana, node-exporter, dcgm-exporter, relay
+	Name  string // prometheus, alertmanager, grafana, node-exporter, dcgm-exporter, gpu-exporter, relay
 	Image string
 	Args  []string
 	Env   []string // never secrets
@@ -75,7 +75,7 @@ type ReadyCheck struct {
 
 // AllComponents names every component llmmon can run, whether a spec wants it or not: a
 // container labelled with another name is not llmmon's.
-var AllComponents = []string{"node-exporter", "dcgm-exporter", "prometheus", "alertmanager", "grafana", "relay"}
+var AllComponents = []string{"node-exporter", "gpu-exporter", "dcgm-exporter", "prometheus", "alertmanager", "grafana", "relay"}
 
 // Components returns the stack's containers for a spec, in start order.
 func Components(s *spec.Spec, o Options) []Component {
@@ -93,6 +93,22 @@ func Components(s *spec.Spec, o Options) []Component {
 			Addr:       fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.NodeExporter),
 			Health:     "/metrics",
 			PortField:  "internal_ports.node_exporter",
+		})
+	}
+	if o.GPUExporter && s.NvidiaSmiExporterAddress == "" {
+		// nvidia-smi and its library come from Docker's NVIDIA runtime (the utility
+		// capability); the image holds llmmon and the glibc nvidia-smi needs.
+		out = append(out, Component{
+			Name:         "gpu-exporter",
+			Image:        o.RelayImage,
+			User:         "65534:65534",
+			Args:         []string{"gpu-exporter", fmt.Sprintf("--listen=127.0.0.1:%d", s.InternalPorts.GPUExporter), "--nvidia-smi=/usr/bin/nvidia-smi"},
+			Env:          []string{"NVIDIA_DRIVER_CAPABILITIES=utility"},
+			GPUs:         true,
+			Addr:         fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.GPUExporter),
+			Health:       "/metrics",
+			PortField:    "internal_ports.gpu_exporter",
+			BuiltLocally: true,
 		})
 	}
 	if o.GPU && s.DCGMExporterAddress == "" {

@@ -213,6 +213,8 @@ func renderPrometheus(b *Bundle, s *spec.Spec, o Options) error {
 	}
 	if s.NvidiaSmiExporterAddress != "" {
 		self = append(self, promScrapeJob{JobName: "nvidia-smi", StaticConfigs: []promStatic{{Targets: []string{s.NvidiaSmiExporterAddress}}}})
+	} else if o.GPUExporter {
+		self = append(self, promScrapeJob{JobName: "nvidia-smi", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.GPUExporter)}}}})
 	}
 	if o.Relay {
 		self = append(self, promScrapeJob{JobName: "relay", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.Relay)}}}})

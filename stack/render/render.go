@@ -24,6 +24,9 @@ type Options struct {
 	Relay bool
 	// RelayImage is the relay's image, built locally from llmmon's own binary.
 	RelayImage string
+	// GPUExporter says whether llmmon's nvidia-smi exporter runs (gpu: auto on GPUs that
+	// dcgm-exporter does not support); it runs from the relay's image.
+	GPUExporter bool
 	// Credentials are the stack's generated secrets (stack.EnsureCredentials keeps them in the
 	// data directory); Render needs them and never reads them from disk itself.
 	Credentials Credentials

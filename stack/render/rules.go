@@ -227,7 +227,7 @@ func renderRules(b *Bundle, s *spec.Spec, rules fs.FS, o Options, panels map[str
 	grafana := GrafanaURL(s)
 	for _, name := range names {
 		pack := packs[name]
-		if name == "gpu" && !o.GPU && s.DCGMExporterAddress == "" && s.NvidiaSmiExporterAddress == "" {
+		if name == "gpu" && !o.GPU && !o.GPUExporter && s.DCGMExporterAddress == "" && s.NvidiaSmiExporterAddress == "" {
 			for _, a := range pack.Alerts {
 				known[a.Alert] = true
 			}

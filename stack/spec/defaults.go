@@ -145,6 +145,9 @@ func (s *Spec) ApplyDefaults() {
 	if ip.Relay == 0 {
 		ip.Relay = 9095
 	}
+	if ip.GPUExporter == 0 {
+		ip.GPUExporter = 9835
+	}
 	if s.Alertmanager.Port == 0 {
 		s.Alertmanager.Port = DefaultAlertmanagerPort
 	}

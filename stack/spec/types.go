@@ -35,7 +35,8 @@ type Spec struct {
 	Language string `yaml:"language,omitempty" json:"language,omitempty"`
 	// IANA time zone for notification times and working hours, e.g. Asia/Shanghai (default UTC).
 	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
-	// GPU monitoring with dcgm-exporter: auto (when an NVIDIA GPU and runtime are present), on, off.
+	// GPU monitoring: auto (with an NVIDIA GPU and Docker's NVIDIA runtime: dcgm-exporter, or
+	// llmmon's nvidia-smi exporter for GPUs dcgm-exporter does not support), on (dcgm-exporter), off.
 	GPU string `yaml:"gpu,omitempty" json:"gpu,omitempty"`
 	// Scrape a dcgm-exporter that already runs (host:port, e.g. the NVIDIA GPU Operator's)
 	// instead of starting one; GPU rules and dashboards are then on.
@@ -72,6 +73,8 @@ type InternalPorts struct {
 	DCGMExporter int `yaml:"dcgm_exporter,omitempty" json:"dcgm_exporter,omitempty"`
 	// llmmon's notification relay for DingTalk and WeCom (default 9095).
 	Relay int `yaml:"relay,omitempty" json:"relay,omitempty"`
+	// llmmon's nvidia-smi GPU exporter, for GPUs dcgm-exporter does not support (default 9835).
+	GPUExporter int `yaml:"gpu_exporter,omitempty" json:"gpu_exporter,omitempty"`
 }
 
 // Target is one model service to scrape.

@@ -3,14 +3,18 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/test/robots"
 )
 
@@ -189,6 +193,62 @@ notify:
 	st, err := os.Stat(filepath.Join(e.dir, "data", "generated", "relay", "relay.yml"))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("relay.yml: %v, mode %v; want 0600", err, st.Mode())
+	}
+	gpuExporterImage(t, cs["relay"])
+}
+
+// gpuExporterImage: the image llmmon built of its own binary also runs the GPU exporter, whose
+// nvidia-smi (which Docker's NVIDIA runtime puts into the container on a GPU host) is a
+// dynamically linked program: a stand-in nvidia-smi, compiled here against the host's C library
+// and printing a real H200 capture, runs in it, and the exporter serves that GPU's readings.
+func gpuExporterImage(t *testing.T, relay string) {
+	t.Helper()
+	out, err := exec.Command("docker", "inspect", "-f", "{{.Config.Image}}", relay).Output()
+	if err != nil {
+		t.Fatalf("relay image: %v", err)
+	}
+	image := strings.TrimSpace(string(out))
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		testenv.SkipOrFail(t, "gcc is not installed (Debian's gcc builds the stand-in nvidia-smi)")
+	}
+	capture, err := os.ReadFile(filepath.Join(testenv.Root(), "test", "testdata", "gpu", "linux-x86_64__nvidia-h200__590.48.01.load.query-gpu.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src := "#include <stdio.h>\nint main(void) { fputs(" + strconv.Quote(string(capture)) + ", stdout); return 0; }\n"
+	if err := os.WriteFile(filepath.Join(dir, "smi.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	smi := filepath.Join(dir, "nvidia-smi")
+	if out, err := exec.Command(gcc, "-O1", "-o", smi, filepath.Join(dir, "smi.c")).CombinedOutput(); err != nil {
+		t.Fatalf("build the stand-in nvidia-smi: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	name := "llmmon-e2e-gpu-exporter"
+	exec.Command("docker", "rm", "-f", name).Run()
+	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--network", "host", "-v", smi+":/usr/bin/nvidia-smi:ro", image,
+		"gpu-exporter", fmt.Sprintf("--listen=127.0.0.1:%d", port), "--nvidia-smi=/usr/bin/nvidia-smi").CombinedOutput(); err != nil {
+		t.Fatalf("run the exporter: %v\n%s", err, out)
+	}
+	defer exec.Command("docker", "rm", "-f", name).Run()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body := ""
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port)); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+		}
+		if strings.Contains(body, "nvidia_smi_command_exit_code 0") && strings.Contains(body, `nvidia_smi_memory_used_bytes{uuid="00000000-0000-0000-0000-000000000000"} 3.3934016512e+10`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			_, logs := dockerLogs(name)
+			t.Fatalf("the exporter in %s does not serve the GPU's readings:\n%s\nlog:\n%s", image, body, logs)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }
 
