@@ -17,6 +17,7 @@ install:
 test-deps: ## Debian packages the tests use (skipped when present)
 	@command -v docker >/dev/null || { echo "Docker Engine is required (apt-get install docker.io)"; exit 1; }
 	@if ! [ -f /etc/ssl/certs/ca-certificates.crt ]; then apt-get update -qq && apt-get install -y -qq ca-certificates; fi
+	@command -v gcc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc; }  # the e2e's stand-in nvidia-smi
 
 test-images: test-deps ## build the upstream binaries and local test images (cached)
 	test/images/build.sh all
