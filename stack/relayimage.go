@@ -55,16 +55,25 @@ func (e *Engine) relayImage(s *spec.Spec, gpuExporter bool) string {
 	if err != nil {
 		return RelayImageRepo + ":unknown"
 	}
-	files := relayFiles(nil)
-	return relayTag(sum, files)
+	small, libs := relayContext()
+	sums := sumsOf(small)
+	// The C library is a few MB: hashed once, then cached like the binary.
+	for _, l := range libs {
+		h, err := cachedFileHash(filepath.Join(s.DataDir, "relay-image-hash-"+filepath.Base(l.to)+".json"), l.from)
+		if err != nil {
+			return RelayImageRepo + ":unknown"
+		}
+		sums[l.name()] = h
+	}
+	return relayTag(sum, sums)
 }
 
 // relayHashCache is the file below DATA_DIR that caches the llmmon binary's hash.
 const relayHashCache = "relay-image-hash.json"
 
-// relayFiles returns the relay image's build context but the binary: the host's CA bundle
-// (when it has one) and the Dockerfile. bin, when not nil, is added as "llmmon".
-func relayFiles(bin []byte) map[string][]byte {
+// relayContext returns the image's build context but the binary and the C library: the
+// Dockerfile and the host's CA bundle (when it has one); and the C library's files, by path.
+func relayContext() (map[string][]byte, []libC) {
 	files := map[string][]byte{}
 	dockerfile := "FROM scratch\nCOPY llmmon /llmmon\n"
 	for _, ca := range caBundles {
@@ -77,34 +86,55 @@ func relayFiles(bin []byte) map[string][]byte {
 	// The GPU exporter runs nvidia-smi, which Docker's NVIDIA runtime puts into the container
 	// and which needs the C library that an image FROM scratch lacks: the host's, whose driver
 	// nvidia-smi was built for.
-	for _, lib := range hostLibC() {
-		name := "lib/" + filepath.Base(lib.to)
-		files[name] = lib.data
-		dockerfile += "COPY " + name + " " + lib.to + "\n"
+	libs := hostLibC()
+	for _, l := range libs {
+		dockerfile += "COPY " + l.name() + " " + l.to + "\n"
 	}
 	dockerfile += "USER 65534:65534\nENTRYPOINT [\"/llmmon\"]\nCMD [\"relay\"]\n"
 	files["Dockerfile"] = []byte(dockerfile)
+	return files, libs
+}
+
+// relayFiles returns the whole build context, bin (when not nil) as "llmmon".
+func relayFiles(bin []byte) (map[string][]byte, error) {
+	files, libs := relayContext()
+	for _, l := range libs {
+		b, err := os.ReadFile(l.from)
+		if err != nil {
+			return nil, fmt.Errorf("read %s for the image: %w", l.from, err)
+		}
+		files[l.name()] = b
+	}
 	if bin != nil {
 		files["llmmon"] = bin
 	}
-	return files
+	return files, nil
 }
 
-// relayTag hashes a build context: the binary's sha256 (binSum, hex) and the other files,
-// each named, in name order.
-func relayTag(binSum string, files map[string][]byte) string {
+// sumsOf returns the hex sha256 of each file.
+func sumsOf(files map[string][]byte) map[string]string {
+	out := make(map[string]string, len(files))
+	for n, b := range files {
+		sum := sha256.Sum256(b)
+		out[n] = hex.EncodeToString(sum[:])
+	}
+	return out
+}
+
+// relayTag hashes a build context: the binary's sha256 (binSum, hex) and the other files'
+// (sums), each named, in name order.
+func relayTag(binSum string, sums map[string]string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "llmmon sha256:%s\n", binSum)
-	names := make([]string, 0, len(files))
-	for n := range files {
+	names := make([]string, 0, len(sums))
+	for n := range sums {
 		if n != "llmmon" {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(h, "%s %d\n", n, len(files[n]))
-		h.Write(files[n])
+		fmt.Fprintf(h, "%s sha256:%s\n", n, sums[n])
 	}
 	return RelayImageRepo + ":" + hex.EncodeToString(h.Sum(nil))[:16]
 }
@@ -170,9 +200,12 @@ func (e *Engine) buildRelayImage(ctx context.Context, tag string) error {
 	if err != nil {
 		return fmt.Errorf("read %s for the relay image: %w", p, err)
 	}
-	files := relayFiles(bin)
+	files, err := relayFiles(bin)
+	if err != nil {
+		return err
+	}
 	sum := sha256.Sum256(bin)
-	if got := relayTag(hex.EncodeToString(sum[:]), files); got != tag {
+	if got := relayTag(hex.EncodeToString(sum[:]), sumsOf(files)); got != tag {
 		return fmt.Errorf("%s changed while llmmon ran (its content is %s, not %s); run llmmon up again", p, got, tag)
 	}
 	labels := map[string]string{runtime.LabelManaged: "true", runtime.LabelComponent: "relay", runtime.LabelVersion: e.version}
@@ -223,31 +256,38 @@ func checkStatic(path string) error {
 	return nil
 }
 
-// libC is one file of the host's C library and where nvidia-smi looks for it.
+// libC is one file of the host's C library: where it is on the host, and where nvidia-smi
+// looks for it in the image.
 type libC struct {
-	to   string
-	data []byte
+	from, to string
 }
 
-// libCNames are the loader and libraries nvidia-smi links (glibc on x86-64).
+// name is the file's name in the build context.
+func (l libC) name() string { return "lib/" + filepath.Base(l.to) }
+
+// libCNames are the libraries nvidia-smi links (glibc on x86-64).
 var libCNames = []string{"libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1"}
 
 // hostLibC returns the host's x86-64 glibc loader and libraries, or nothing on a host without
 // them (then the GPU exporter cannot run nvidia-smi, and says so in its exit code metric).
 func hostLibC() []libC {
-	var out []libC
-	loader, err := os.ReadFile("/lib64/ld-linux-x86-64.so.2")
-	if err != nil {
+	const loader = "/lib64/ld-linux-x86-64.so.2"
+	if _, err := os.Stat(loader); err != nil {
 		return nil
 	}
-	out = append(out, libC{"/lib64/ld-linux-x86-64.so.2", loader})
+	out := []libC{{loader, loader}}
 	for _, n := range libCNames {
 		for _, dir := range []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64"} {
-			if b, err := os.ReadFile(filepath.Join(dir, n)); err == nil {
-				out = append(out, libC{"/lib/x86_64-linux-gnu/" + n, b})
+			if p := filepath.Join(dir, n); fileExists(p) {
+				out = append(out, libC{p, "/lib/x86_64-linux-gnu/" + n})
 				break
 			}
 		}
 	}
 	return out
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -63,7 +63,11 @@ func TestRelayTagIsTheContent(t *testing.T) {
 	}
 	// The tag is the hash of the context the image is built from.
 	sum := sha256.Sum256([]byte("llmmon v1"))
-	if got := relayTag(hex.EncodeToString(sum[:]), relayFiles([]byte("llmmon v1"))); got != ta {
+	files, err := relayFiles([]byte("llmmon v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := relayTag(hex.EncodeToString(sum[:]), sumsOf(files)); got != ta {
 		t.Errorf("hash of the build context %s, tag %s", got, ta)
 	}
 }

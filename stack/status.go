@@ -112,7 +112,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 			}
 		}
 	}
-	comps := render.Components(s, render.Options{GPU: gpu, GPUExporter: smi, RelayImage: e.relayImage(s, smi)})
+	comps := render.Components(s, render.Options{GPU: gpu, GPUExporter: smi})
 	byName := map[string]runtime.Container{}
 	for _, c := range cs {
 		byName[c.Labels[runtime.LabelComponent]] = c
