@@ -54,75 +54,56 @@ var Roles = []Role{
 	{"process_memory", "process memory", level, memoryUnits},
 }
 
+// field returns the field of a role (by its name in Roles), or nil.
+func (m *Metrics) field(role string) **MetricRef {
+	switch role {
+	case "requests":
+		return &m.Requests
+	case "errors":
+		return &m.Errors
+	case "latency":
+		return &m.Latency
+	case "ttft":
+		return &m.TTFT
+	case "tpot":
+		return &m.TPOT
+	case "prompt_tokens":
+		return &m.PromptTokens
+	case "generated_tokens":
+		return &m.GeneratedTokens
+	case "queue":
+		return &m.Queue
+	case "running":
+		return &m.Running
+	case "kv_cache":
+		return &m.KVCache
+	case "gpu_memory":
+		return &m.GPUMemory
+	case "gpu_utilization":
+		return &m.GPUUtilization
+	case "process_cpu":
+		return &m.ProcessCPU
+	case "process_memory":
+		return &m.ProcessMemory
+	}
+	return nil
+}
+
 // Ref returns the mapping of a role, or nil.
 func (m *Metrics) Ref(role string) *MetricRef {
 	if m == nil {
 		return nil
 	}
-	switch role {
-	case "requests":
-		return m.Requests
-	case "errors":
-		return m.Errors
-	case "latency":
-		return m.Latency
-	case "ttft":
-		return m.TTFT
-	case "tpot":
-		return m.TPOT
-	case "prompt_tokens":
-		return m.PromptTokens
-	case "generated_tokens":
-		return m.GeneratedTokens
-	case "queue":
-		return m.Queue
-	case "running":
-		return m.Running
-	case "kv_cache":
-		return m.KVCache
-	case "gpu_memory":
-		return m.GPUMemory
-	case "gpu_utilization":
-		return m.GPUUtilization
-	case "process_cpu":
-		return m.ProcessCPU
-	case "process_memory":
-		return m.ProcessMemory
+	if f := m.field(role); f != nil {
+		return *f
 	}
 	return nil
 }
 
 // Set maps a role (by its name in Roles) to ref.
 func (m *Metrics) Set(role string, ref *MetricRef) {
-	switch role {
-	case "requests":
-		m.Requests = ref
-	case "errors":
-		m.Errors = ref
-	case "latency":
-		m.Latency = ref
-	case "ttft":
-		m.TTFT = ref
-	case "tpot":
-		m.TPOT = ref
-	case "prompt_tokens":
-		m.PromptTokens = ref
-	case "generated_tokens":
-		m.GeneratedTokens = ref
-	case "queue":
-		m.Queue = ref
-	case "running":
-		m.Running = ref
-	case "kv_cache":
-		m.KVCache = ref
-	case "gpu_memory":
-		m.GPUMemory = ref
-	case "gpu_utilization":
-		m.GPUUtilization = ref
-	case "process_cpu":
-		m.ProcessCPU = ref
-	case "process_memory":
-		m.ProcessMemory = ref
+	if f := m.field(role); f != nil {
+		*f = ref
 	}
 }
 
