@@ -2,15 +2,12 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 )
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // TargetReport is what doctor found for one target.
 type TargetReport struct {

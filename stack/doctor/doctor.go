@@ -120,7 +120,7 @@ func Checks(a Assets, t Target) ([]Check, error) {
 			Title string `json:"title"`
 		}
 		data := a.Dashboards[n]
-		_ = jsonUnmarshal(data, &meta)
+		_ = json.Unmarshal(data, &meta)
 		qs, err := check.DashboardQueries(data)
 		if err != nil {
 			return nil, fmt.Errorf("dashboard %s: %w", n, err)

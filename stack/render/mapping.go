@@ -154,11 +154,7 @@ func excludeTargets(g *ruleGroup, job string, names []string) {
 	if len(names) == 0 {
 		return
 	}
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = regexp.QuoteMeta(n)
-	}
-	matcher := `job="` + job + `",target!~` + strconv.Quote(strings.Join(quoted, "|"))
+	matcher := `job="` + job + `",target!~` + namesRegex(names)
 	for i := range g.Rules {
 		g.Rules[i].Expr = strings.ReplaceAll(g.Rules[i].Expr, `job="`+job+`"`, matcher)
 	}
@@ -175,10 +171,15 @@ func excludeProcess(g *ruleGroup, cpu, memory []string) {
 		if len(names) == 0 {
 			continue
 		}
-		quoted := make([]string, len(names))
-		for j, n := range names {
-			quoted[j] = regexp.QuoteMeta(n)
-		}
-		g.Rules[i].Expr = strings.ReplaceAll(g.Rules[i].Expr, `engine!=""`, `engine!="",target!~`+strconv.Quote(strings.Join(quoted, "|")))
+		g.Rules[i].Expr = strings.ReplaceAll(g.Rules[i].Expr, `engine!=""`, `engine!="",target!~`+namesRegex(names))
 	}
+}
+
+// namesRegex is a PromQL string of a regular expression matching exactly the target names.
+func namesRegex(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = regexp.QuoteMeta(n)
+	}
+	return strconv.Quote(strings.Join(quoted, "|"))
 }
