@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,16 @@ func startReleases(t *testing.T) []*release {
 type promQuerier struct{ base string }
 
 func (p promQuerier) Query(ctx context.Context, expr string) ([]doctor.Sample, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/api/v1/query?query="+url.QueryEscape(expr), nil)
+	return p.QueryAt(ctx, expr, time.Time{})
+}
+
+// QueryAt evaluates expr at t (now, if t is zero).
+func (p promQuerier) QueryAt(ctx context.Context, expr string, t time.Time) ([]doctor.Sample, error) {
+	u := p.base + "/api/v1/query?query=" + url.QueryEscape(expr)
+	if !t.IsZero() {
+		u += "&time=" + strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
