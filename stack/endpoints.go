@@ -52,6 +52,12 @@ func newEndpoints(s *spec.Spec, c *Credentials, grafanaPW string) endpoints {
 	return es
 }
 
+// anonymous is the endpoint without its credentials: for asking whatever holds a port that is not
+// ours, which must never see the stack's secrets.
+func (p endpoint) anonymous() endpoint {
+	return endpoint{component: p.component, base: p.base}
+}
+
 // of returns a component's API (an empty base for a component the stack does not have).
 func (es endpoints) of(component string) endpoint { return es.byName[component] }
 

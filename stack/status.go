@@ -146,8 +146,9 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 					row.Health = fmt.Sprintf("unhealthy: container %s (exit code %d)", ct.State, ct.ExitCode)
 				}
 			} else if c.Published || c.Name == "relay" {
-				// Not ours, since ours is missing: say who holds the port, if anyone.
-				if _, _, err := e.get(cctx, ep.of(c.Name), "/"); err == nil {
+				// Not ours, since ours is missing: say who holds the port, if anyone (asked
+				// without the stack's credentials, which are not for a stranger).
+				if _, _, err := e.get(cctx, ep.of(c.Name).anonymous(), "/"); err == nil {
 					row.Health += "; " + notOursIn(s, c)
 				}
 			}

@@ -32,12 +32,16 @@ type promStandin struct {
 	refuseAll  bool   // another stack's: it refuses our credentials
 	stackLabel string
 	paths      []string
+	authed     []string // the paths asked with credentials
 }
 
 func (p *promStandin) RoundTrip(r *http.Request) (*http.Response, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.paths = append(p.paths, r.URL.Host+r.URL.Path)
+	if r.Header.Get("Authorization") != "" {
+		p.authed = append(p.authed, r.URL.Host+r.URL.Path)
+	}
 	reply := func(code int, body string) (*http.Response, error) {
 		return &http.Response{StatusCode: code, Body: io.NopCloser(strings.NewReader(body)), Header: http.Header{}}, nil
 	}
@@ -218,5 +222,30 @@ func TestStatusForeignPrometheus(t *testing.T) {
 				t.Errorf("foreign Prometheus: targets %v, error %q, healthy %v", st.Targets, st.TargetsError, st.Healthy)
 			}
 		})
+	}
+}
+
+// TestStatusAsksAStrangerWithoutCredentials: with the stack's Prometheus container missing,
+// status asks whatever holds its port who it is, and never with the stack's credentials.
+func TestStatusAsksAStrangerWithoutCredentials(t *testing.T) {
+	s := statusSpec(t)
+	if _, err := stack.EnsureCredentials(s); err != nil {
+		t.Fatal(err)
+	}
+	h := &promStandin{stackLabel: "demo"}
+	st, err := statusEngine(fake.New(), h).Status(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.paths) == 0 {
+		t.Fatal("the port was not asked who holds it")
+	}
+	if len(h.authed) != 0 {
+		t.Errorf("credentials sent to a process that is not the stack's: %v", h.authed)
+	}
+	for _, c := range st.Components {
+		if c.Component == "prometheus" && !strings.Contains(c.Health, "127.0.0.1:9090") {
+			t.Errorf("prometheus: %q does not name who holds its port", c.Health)
+		}
 	}
 }
