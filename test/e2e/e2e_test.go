@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +27,10 @@ var bin string
 const testVersion = "e2e-test"
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run()) // every e2e test skips under -short: no need to build llmmon
+	}
 	dir, _ := os.MkdirTemp("", "llmmon-e2e-")
 	bin = filepath.Join(dir, "llmmon")
 	// Static, as make build does: up builds the relay's image FROM scratch from this binary.
