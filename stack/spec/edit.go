@@ -24,7 +24,7 @@ func AddTargetToFile(path string, t Target) error {
 		item := &yaml.Node{Kind: yaml.MappingNode}
 		add := func(k, v string) {
 			if v != "" {
-				item.Content = append(item.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &yaml.Node{Kind: yaml.ScalarNode, Value: v})
+				item.Content = append(item.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &yaml.Node{Kind: yaml.ScalarNode, Value: v, Style: quoteStyle(seq, k)})
 			}
 		}
 		add("name", t.Name)
@@ -60,6 +60,23 @@ func AddTargetToFile(path string, t Target) error {
 		}
 		return nil
 	})
+}
+
+// quoteStyle is how the user quotes key's value in the targets already there (double or single
+// quotes), so that a new target's values look like its neighbours'; 0 (plain, quoted only where
+// YAML needs it) when they do not quote it.
+func quoteStyle(seq *yaml.Node, key string) yaml.Style {
+	for _, item := range seq.Content {
+		if item.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			if item.Content[i].Value == key {
+				return item.Content[i+1].Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle)
+			}
+		}
+	}
+	return 0
 }
 
 // RemoveTargetFromFile removes the target named name from the spec file's targets list.

@@ -49,3 +49,38 @@ func TestAddAndRemoveTargetKeepComments(t *testing.T) {
 		t.Fatalf("new file: %v", err)
 	}
 }
+
+// TestAddTargetKeepsTheUsersQuotes: a target added beside targets whose values the user quotes
+// gets the same quotes (the demo's spec double-quotes its URLs), and the rest of the file,
+// comments and long lines included, is left as it was.
+func TestAddTargetKeepsTheUsersQuotes(t *testing.T) {
+	for name, c := range map[string]struct{ spec, want string }{
+		"double-quoted flow items": {
+			"targets:\n  - {name: qwen, engine: vllm, url: \"127.0.0.1:18000\"}\n",
+			"  - {name: chat, engine: vllm, url: \"127.0.0.1:18002\"}\n",
+		},
+		"single-quoted block items": {
+			"targets:\n  - name: qwen\n    engine: vllm\n    url: '127.0.0.1:18000'\n",
+			"  - name: chat\n    engine: vllm\n    url: '127.0.0.1:18002'\n",
+		},
+		"plain block items": {
+			"targets:\n  - name: qwen\n    engine: vllm\n    url: http://127.0.0.1:18000\n",
+			"  - name: chat\n    engine: vllm\n    url: 127.0.0.1:18002\n",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			head := "# my spec\nname: demo # the stack\nnotify:\n  receivers:\n    - name: d\n      dingtalk: {url: \"http://127.0.0.1:18090/robot/send?access_token=a-rather-long-token-value-0123456789\", secret: SECx}\n"
+			p := filepath.Join(t.TempDir(), "llmmon.yaml")
+			if err := os.WriteFile(p, []byte(head+c.spec), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := AddTargetToFile(p, Target{Name: "chat", Engine: "vllm", URL: "127.0.0.1:18002"}); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(p)
+			if want := head + c.spec + c.want; string(got) != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
