@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/llmmon/llmmon/cmd.Version=$(VERSION)
 FUZZTIME  ?= 30s
 
-.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down bench bench-addtarget bench-alerts bench-relay clean
+.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay clean
 
 all: build
 
@@ -45,8 +45,11 @@ update-golden:
 demo: build test-images ## offline demo: local images, a simulated model server, the whole stack
 	test/demo.sh up
 
-demo-down:
-	test/demo.sh down
+demo-down: ## stop the demo, keeping its data (make demo-down VOLUMES=1 removes its volumes too)
+	test/demo.sh down $(if $(VOLUMES),--volumes)
+
+demo-clean: build ## remove the demo's containers, volumes, spec and data
+	test/demo.sh clean
 
 bench: build test-images ## up/status against docker-compose (about 2 minutes)
 	$(GO) run ./bench/stack -llmmon bin/llmmon

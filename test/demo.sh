@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Offline demo: a simulated vLLM and SGLang server (test/modelsim) plus the whole llmmon stack,
-# all from locally built images (make test-images). Usage: test/demo.sh up|down
+# all from locally built images (make test-images). Usage: test/demo.sh up|down [--volumes]|clean
+# The demo's spec is written once, to $LLMMON_DEMO_DIR/llmmon.yaml (~/.llmmon/demo by default), and
+# kept: what add-target writes into it stays for the next `make demo`. `clean` removes the stack,
+# its volumes and that folder.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${LLMMON_DEMO_DIR:-$HOME/.llmmon/demo}
 mkdir -p "$dir"
 spec="$dir/llmmon.yaml"
-cat >"$spec" <<YAML
+[ -f "$spec" ] || cat >"$spec" <<YAML
 name: demo
 data_dir: $dir/data
 targets:
@@ -38,10 +41,21 @@ case "${1:-up}" in
     "$root/bin/llmmon" up -f "$spec"
     "$root/bin/llmmon" alert test -f "$spec" || true
     "$root/bin/llmmon" status -f "$spec" || true
+    echo
+    echo "The demo's spec is $spec; give it to every command, e.g."
+    echo "  bin/llmmon status -f $spec"
+    echo "  bin/llmmon add-target -f $spec mymodel 127.0.0.1:8000"
+    echo "Stop it with make demo-down (keeps its data) or make demo-clean (removes its data too)."
     ;;
   down)
     "$root/bin/llmmon" down -f "$spec" "${@:2}"
     docker rm -f llmmon-demo-modelsim llmmon-demo-robots >/dev/null 2>&1 || true
     ;;
-  *) echo "usage: $0 up|down [--volumes]" >&2; exit 2 ;;
+  clean)
+    "$root/bin/llmmon" down -f "$spec" --volumes
+    docker rm -f llmmon-demo-modelsim llmmon-demo-robots >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    echo "removed the demo's containers, volumes and $dir"
+    ;;
+  *) echo "usage: $0 up|down [--volumes]|clean" >&2; exit 2 ;;
 esac
