@@ -216,3 +216,38 @@ func TestDownKeepsVolumesUnlessAsked(t *testing.T) {
 		t.Fatalf("volumes left: %v", rt.Volumes())
 	}
 }
+
+// TestPullEventsComeOneAtATime: images are pulled side by side, but the progress and pull
+// callbacks are called one at a time (a printer keeps state without a lock; go test -race).
+func TestPullEventsComeOneAtATime(t *testing.T) {
+	e, rt, s, _ := setup(t, "")
+	for _, c := range []string{"prometheus", "alertmanager", "grafana", "node-exporter"} {
+		rt.DropImage(s.Image(c))
+	}
+	var events []string // no lock: the engine serialises the callbacks
+	busy := false
+	enter := func(what string) {
+		if busy {
+			t.Errorf("%s while another callback runs", what)
+		}
+		busy = true
+		events = append(events, what)
+		busy = false
+	}
+	_, err := e.Up(t.Context(), s, stack.UpOptions{
+		Progress: func(ev stack.Event) { enter(ev.Component + " " + ev.Action) },
+		Pull:     func(ev runtime.PullEvent) { enter("pull " + ev.Image + " " + ev.Status) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulls := 0
+	for _, ev := range events {
+		if strings.HasPrefix(ev, "pull ") {
+			pulls++
+		}
+	}
+	if pulls != 8 {
+		t.Errorf("%d pull events, want 2 for each of 4 images: %v", pulls, events)
+	}
+}

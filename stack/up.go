@@ -264,7 +264,7 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 	if o.HealthTimeout == 0 {
 		o.HealthTimeout = 3 * time.Minute
 	}
-	o.Progress = syncProgress(o.Progress)
+	o.Progress, o.Pull = syncCallbacks(o.Progress, o.Pull)
 	info, err := e.rt.Ping(ctx)
 	if err != nil {
 		return nil, err
@@ -354,17 +354,27 @@ func (e *Engine) grafanaPasswordFor(s *spec.Spec, dryRun bool) (string, string, 
 	return pw, file, err
 }
 
-// syncProgress makes a progress callback safe for the parallel steps.
-func syncProgress(fn func(Event)) func(Event) {
-	if fn == nil {
-		return nil
-	}
+// syncCallbacks makes the progress and pull callbacks safe for the parallel steps (images are
+// pulled side by side): one at a time, both under one lock, so a printer sees one stream.
+func syncCallbacks(progress func(Event), pull func(runtime.PullEvent)) (func(Event), func(runtime.PullEvent)) {
 	var mu sync.Mutex
-	return func(ev Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		fn(ev)
+	if progress != nil {
+		fn := progress
+		progress = func(ev Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			fn(ev)
+		}
 	}
+	if pull != nil {
+		fn := pull
+		pull = func(ev runtime.PullEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			fn(ev)
+		}
+	}
+	return progress, pull
 }
 
 // preflight checks, without changing anything, that every step of the plan can be done: every
