@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -133,28 +133,29 @@ func get(ctx context.Context, c *http.Client, url string) (string, int, error) {
 	return string(b), resp.StatusCode, err
 }
 
-// Scan probes the well-known ports on host concurrently and returns what answered, sorted by port.
+// Scan probes the well-known ports on host concurrently and returns what answered, in the order
+// of ports (the first of an engine is named after it, later ones get -2, -3, ...).
 func Scan(ctx context.Context, host string, ports []int, timeout time.Duration) []Found {
 	c := &http.Client{Timeout: timeout}
-	var mu sync.Mutex
-	var out []Found
+	found := make([]*Found, len(ports))
 	var wg sync.WaitGroup
-	for _, p := range ports {
+	for i, p := range ports {
 		wg.Add(1)
-		go func(p int) {
+		go func() {
 			defer wg.Done()
 			base := fmt.Sprintf("http://%s:%d", host, p)
-			f, err := Probe(ctx, c, base, base+"/metrics")
-			if err != nil {
-				return
+			if f, err := Probe(ctx, c, base, base+"/metrics"); err == nil {
+				found[i] = &f
 			}
-			mu.Lock()
-			out = append(out, f)
-			mu.Unlock()
-		}(p)
+		}()
 	}
 	wg.Wait()
-	sort.Slice(out, func(i, j int) bool { return out[i].URL < out[j].URL })
+	var out []Found
+	for _, f := range found {
+		if f != nil {
+			out = append(out, *f)
+		}
+	}
 	return out
 }
 
@@ -252,7 +253,11 @@ func DefaultWithProposals(ctx context.Context) (*spec.Spec, []string, map[string
 		}
 	}
 	if len(s.Targets) == 0 {
-		notes = append(notes, "no LLM server found on 127.0.0.1 ports 8000, 30000, 8080, 8002, 23333; watching the host only (add one with `llmmon add-target NAME URL`)")
+		ports := make([]string, len(WellKnownPorts))
+		for i, p := range WellKnownPorts {
+			ports[i] = strconv.Itoa(p)
+		}
+		notes = append(notes, "no LLM server found on 127.0.0.1 ports "+strings.Join(ports, ", ")+"; watching the host only (add one with `llmmon add-target NAME URL`)")
 	}
 	return s, notes, proposals
 }
