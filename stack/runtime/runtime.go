@@ -39,8 +39,7 @@ var (
 
 // Info describes the daemon.
 type Info struct {
-	ServerVersion string
-	APIVersion    string
+	APIVersion string
 	// NvidiaRuntime reports whether the daemon knows an "nvidia" runtime or a CDI/GPU device
 	// driver, which dcgm-exporter needs.
 	NvidiaRuntime bool
@@ -66,19 +65,15 @@ type ContainerSpec struct {
 	Name        string
 	Image       string
 	Cmd         []string
-	Entrypoint  []string
 	Env         []string
 	User        string
 	Labels      map[string]string
 	Mounts      []Mount
 	Ports       []Port
-	Network     string   // network to join; "host" means host networking
-	Aliases     []string // DNS aliases on Network
-	ExtraHosts  []string // "host.docker.internal:host-gateway"
-	GPUs        bool     // request all NVIDIA GPUs (device request, capabilities gpu,utility)
+	Network     string // network to join; "host" means host networking
+	GPUs        bool   // request all NVIDIA GPUs (device request, capabilities gpu,utility)
 	CapAdd      []string
 	PidHost     bool
-	ReadOnlyFS  bool
 	Restart     string // restart policy name, e.g. "unless-stopped"
 	StopTimeout time.Duration
 }
@@ -88,7 +83,6 @@ type Container struct {
 	ID           string
 	Name         string
 	Image        string // image reference as created
-	ImageID      string
 	Labels       map[string]string
 	State        string // created, running, restarting, exited, ...
 	Running      bool
@@ -151,12 +145,7 @@ type Runtime interface {
 	RemoveContainer(ctx context.Context, id string) error
 	// Logs returns the last n lines of a container's combined stdout and stderr.
 	Logs(ctx context.Context, id string, n int) (string, error)
-	// Exec runs a command in a running container and returns its combined output and exit code.
-	Exec(ctx context.Context, id string, cmd []string) (string, int, error)
 
-	// EnsureNetwork creates the bridge network if no network with that name and LabelProject
-	// exists, and returns its id. A network with that name but without llmmon's labels is an error.
-	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
 	// RemoveNetworks removes every network carrying LabelProject=project.
 	RemoveNetworks(ctx context.Context, project string) error
 
@@ -174,10 +163,6 @@ type Runtime interface {
 	ImagePresent(ctx context.Context, ref string) (bool, error)
 	// PullImage pulls an image, reporting progress to fn (which may be nil).
 	PullImage(ctx context.Context, ref string, fn func(PullEvent)) error
-
-	// RunOnce runs a short-lived helper container to completion (used to chown volumes) and
-	// removes it; it returns the container's output and an error when it exits non-zero.
-	RunOnce(ctx context.Context, spec ContainerSpec) (string, error)
 
 	// ReadLink returns the target of a symbolic link in a container (created, running or
 	// stopped), resolved to an absolute path inside the container; ErrNotFound when path does not

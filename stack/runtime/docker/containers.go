@@ -16,16 +16,11 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
-
-// cleanupTimeout bounds the removal of RunOnce's helper container, which runs even when the
-// caller's context is done.
-const cleanupTimeout = 30 * time.Second
 
 // projectFilter selects the objects carrying LabelProject=project.
 func projectFilter(project string) filters.Args {
@@ -78,7 +73,6 @@ func fromInspect(resp container.InspectResponse) runtime.Container {
 	if b := resp.ContainerJSONBase; b != nil {
 		c.ID = b.ID
 		c.Name = strings.TrimPrefix(b.Name, "/")
-		c.ImageID = b.Image
 		c.RestartCount = b.RestartCount
 		if s := b.State; s != nil {
 			c.State = string(s.Status)
@@ -102,8 +96,8 @@ func (d *Docker) CreateContainer(ctx context.Context, spec runtime.ContainerSpec
 	if err := requireProject("container", spec.Name, spec.Labels); err != nil {
 		return "", err
 	}
-	cfg, host, netCfg := toCreateRequest(spec)
-	resp, err := d.api.ContainerCreate(ctx, cfg, host, netCfg, nil, spec.Name)
+	cfg, host := toCreateRequest(spec)
+	resp, err := d.api.ContainerCreate(ctx, cfg, host, nil, nil, spec.Name)
 	if err != nil {
 		what := fmt.Sprintf("create container %s", displayName(spec))
 		if cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "no such image") {
@@ -130,26 +124,23 @@ func displayName(spec runtime.ContainerSpec) string {
 	return "from image " + spec.Image
 }
 
-// toCreateRequest maps a ContainerSpec onto the three bodies of a container create request.
-func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
-	hostNet := spec.Network == "host"
+// toCreateRequest maps a ContainerSpec onto the bodies of a container create request (the
+// networking body is not needed: NetworkMode names the one network a container joins).
+func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig) {
 	cfg := &container.Config{
-		Image:      spec.Image,
-		Cmd:        spec.Cmd,
-		Entrypoint: spec.Entrypoint,
-		Env:        spec.Env,
-		User:       spec.User,
-		Labels:     spec.Labels,
+		Image:  spec.Image,
+		Cmd:    spec.Cmd,
+		Env:    spec.Env,
+		User:   spec.User,
+		Labels: spec.Labels,
 	}
 	if spec.StopTimeout > 0 {
 		secs := int(math.Ceil(spec.StopTimeout.Seconds()))
 		cfg.StopTimeout = &secs
 	}
 	host := &container.HostConfig{
-		ExtraHosts:     spec.ExtraHosts,
-		CapAdd:         spec.CapAdd,
-		ReadonlyRootfs: spec.ReadOnlyFS,
-		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart)},
+		CapAdd:        spec.CapAdd,
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart)},
 	}
 	if spec.PidHost {
 		host.PidMode = "host"
@@ -168,33 +159,27 @@ func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.
 			Capabilities: [][]string{{"gpu", "utility"}},
 		}}
 	}
-	var netCfg *network.NetworkingConfig
-	switch {
-	case hostNet:
-		// Host networking publishes nothing and has no aliases: the container uses the
-		// host's ports directly.
+	if spec.Network == "host" {
+		// Host networking publishes nothing: the container uses the host's ports directly.
 		host.NetworkMode = "host"
-	default:
-		if len(spec.Ports) > 0 {
-			cfg.ExposedPorts = nat.PortSet{}
-			host.PortBindings = nat.PortMap{}
-			for _, p := range spec.Ports {
-				port := nat.Port(strconv.Itoa(p.ContainerPort) + "/tcp")
-				cfg.ExposedPorts[port] = struct{}{}
-				host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{
-					HostIP:   p.HostIP,
-					HostPort: strconv.Itoa(p.HostPort),
-				})
-			}
-		}
-		if spec.Network != "" {
-			host.NetworkMode = container.NetworkMode(spec.Network)
-			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-				spec.Network: {Aliases: spec.Aliases},
-			}}
+		return cfg, host
+	}
+	if len(spec.Ports) > 0 {
+		cfg.ExposedPorts = nat.PortSet{}
+		host.PortBindings = nat.PortMap{}
+		for _, p := range spec.Ports {
+			port := nat.Port(strconv.Itoa(p.ContainerPort) + "/tcp")
+			cfg.ExposedPorts[port] = struct{}{}
+			host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{
+				HostIP:   p.HostIP,
+				HostPort: strconv.Itoa(p.HostPort),
+			})
 		}
 	}
-	return cfg, host, netCfg
+	if spec.Network != "" {
+		host.NetworkMode = container.NetworkMode(spec.Network)
+	}
+	return cfg, host
 }
 
 // StartContainer starts a created or stopped container. A host port that is already taken is
@@ -268,13 +253,8 @@ func readStream(r io.Reader, tty bool) (string, error) {
 	return buf.String(), err
 }
 
-// Exec runs cmd in the running container and returns its combined stdout and stderr and its
-// exit code.
-func (d *Docker) Exec(ctx context.Context, id string, cmd []string) (string, int, error) {
-	return d.execAs(ctx, id, "", cmd)
-}
-
-// execAs is Exec as user ("" is the container's own user).
+// execAs runs cmd in the running container as user ("" is the container's own user) and returns
+// its combined stdout and stderr and its exit code. RemoveFiles uses it.
 func (d *Docker) execAs(ctx context.Context, id, user string, cmd []string) (string, int, error) {
 	what := fmt.Sprintf("exec %q in container %s", strings.Join(cmd, " "), short(id))
 	created, err := d.api.ContainerExecCreate(ctx, id, container.ExecOptions{
@@ -311,47 +291,4 @@ func (d *Docker) execAs(ctx context.Context, id, user string, cmd []string) (str
 		case <-time.After(d.execPoll):
 		}
 	}
-}
-
-// RunOnce creates and starts a container from spec, waits for it to exit, and removes it. It
-// returns the container's output, and an error including that output when it exits non-zero.
-func (d *Docker) RunOnce(ctx context.Context, spec runtime.ContainerSpec) (out string, err error) {
-	name := displayName(spec)
-	id, err := d.CreateContainer(ctx, spec)
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		// Remove even when ctx is done, within a bounded time.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		rerr := d.api.ContainerRemove(rctx, id, container.RemoveOptions{Force: true})
-		if rerr != nil && !cerrdefs.IsNotFound(rerr) && err == nil {
-			err = d.wrap(rerr, "remove helper container %s", name)
-		}
-	}()
-	if err := d.StartContainer(ctx, id); err != nil {
-		return "", err
-	}
-	waitC, errC := d.api.ContainerWait(ctx, id, container.WaitConditionNotRunning)
-	var code int64
-	select {
-	case res := <-waitC:
-		if res.Error != nil && res.Error.Message != "" {
-			return "", fmt.Errorf("wait for helper container %s: %s", name, res.Error.Message)
-		}
-		code = res.StatusCode
-	case werr := <-errC:
-		return "", d.wrap(werr, "wait for helper container %s", name)
-	case <-ctx.Done():
-		return "", fmt.Errorf("wait for helper container %s: %w", name, ctx.Err())
-	}
-	out, err = d.Logs(ctx, id, 0)
-	if err != nil {
-		return "", err
-	}
-	if code != 0 {
-		return out, fmt.Errorf("helper container %s exited with code %d: %s", name, code, strings.TrimSpace(out))
-	}
-	return out, nil
 }

@@ -46,7 +46,6 @@ type API interface {
 	ContainerStop(ctx context.Context, containerID string, options container.StopOptions) error
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 	ContainerLogs(ctx context.Context, containerID string, options container.LogsOptions) (io.ReadCloser, error)
-	ContainerWait(ctx context.Context, containerID string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
 	ContainerExecCreate(ctx context.Context, containerID string, options container.ExecOptions) (container.ExecCreateResponse, error)
 	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
@@ -54,7 +53,6 @@ type API interface {
 	ContainerStatPath(ctx context.Context, containerID, path string) (container.PathStat, error)
 
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
-	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
 	NetworkRemove(ctx context.Context, networkID string) error
 
 	VolumeCreate(ctx context.Context, options volume.CreateOptions) (volume.Volume, error)
@@ -80,7 +78,7 @@ const DefaultStopTimeout = 10 * time.Second
 type Docker struct {
 	api  API
 	host string
-	// execPoll is how often Exec re-inspects an exec whose output has ended but which is still
+	// execPoll is how often execAs re-inspects an exec whose output has ended but which is still
 	// reported as running.
 	execPoll time.Duration
 }
@@ -126,7 +124,7 @@ func (d *Docker) Close() error {
 	return nil
 }
 
-// Ping checks that the daemon answers and returns its version and whether it has an NVIDIA
+// Ping checks that the daemon answers and returns its API version and whether it has an NVIDIA
 // runtime.
 func (d *Docker) Ping(ctx context.Context) (runtime.Info, error) {
 	ping, err := d.api.Ping(ctx)
@@ -138,7 +136,6 @@ func (d *Docker) Ping(ctx context.Context) (runtime.Info, error) {
 		return runtime.Info{}, d.wrap(err, "query docker daemon info")
 	}
 	return runtime.Info{
-		ServerVersion: info.ServerVersion,
 		APIVersion:    ping.APIVersion,
 		NvidiaRuntime: hasNvidia(info),
 	}, nil

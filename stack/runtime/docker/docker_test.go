@@ -41,13 +41,12 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 	api := &fakeAPI{}
 	d := NewWithClient(api)
 	spec := runtime.ContainerSpec{
-		Name:       "llmmon-prometheus",
-		Image:      "prom/prometheus:v3.0.0",
-		Cmd:        []string{"--config.file=/etc/prometheus/prometheus.yml"},
-		Entrypoint: []string{"/bin/prometheus"},
-		Env:        []string{"A=1"},
-		User:       "65534:65534",
-		Labels:     map[string]string{runtime.LabelProject: "p", runtime.LabelComponent: "prometheus"},
+		Name:   "llmmon-prometheus",
+		Image:  "prom/prometheus:v3.0.0",
+		Cmd:    []string{"--config.file=/etc/prometheus/prometheus.yml"},
+		Env:    []string{"A=1"},
+		User:   "65534:65534",
+		Labels: map[string]string{runtime.LabelProject: "p", runtime.LabelComponent: "prometheus"},
 		Mounts: []runtime.Mount{
 			{Source: "/etc/llmmon/prometheus.yml", Target: "/etc/prometheus/prometheus.yml", ReadOnly: true},
 			{Source: "llmmon-prometheus-data", Target: "/prometheus", Volume: true},
@@ -57,12 +56,9 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 			{HostPort: 19090, ContainerPort: 9090},
 		},
 		Network:     "llmmon",
-		Aliases:     []string{"prometheus"},
-		ExtraHosts:  []string{"host.docker.internal:host-gateway"},
 		GPUs:        true,
 		CapAdd:      []string{"SYS_ADMIN"},
 		PidHost:     true,
-		ReadOnlyFS:  true,
 		Restart:     "unless-stopped",
 		StopTimeout: 1500 * time.Millisecond,
 	}
@@ -82,7 +78,7 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 	}
 	c, h := r.Config, r.Host
 	if c.Image != spec.Image || !reflect.DeepEqual([]string(c.Cmd), spec.Cmd) ||
-		!reflect.DeepEqual([]string(c.Entrypoint), spec.Entrypoint) || !reflect.DeepEqual(c.Env, spec.Env) ||
+		len(c.Entrypoint) != 0 || !reflect.DeepEqual(c.Env, spec.Env) ||
 		c.User != spec.User || !reflect.DeepEqual(c.Labels, spec.Labels) {
 		t.Errorf("config = %+v", c)
 	}
@@ -109,9 +105,6 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 	if !reflect.DeepEqual(h.DeviceRequests, wantGPU) {
 		t.Errorf("device requests = %+v", h.DeviceRequests)
 	}
-	if !reflect.DeepEqual(h.ExtraHosts, spec.ExtraHosts) {
-		t.Errorf("extra hosts = %v", h.ExtraHosts)
-	}
 	wantMounts := []mount.Mount{
 		{Type: mount.TypeBind, Source: "/etc/llmmon/prometheus.yml", Target: "/etc/prometheus/prometheus.yml", ReadOnly: true},
 		{Type: mount.TypeVolume, Source: "llmmon-prometheus-data", Target: "/prometheus"},
@@ -122,15 +115,11 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 	if len(h.Binds) != 0 {
 		t.Errorf("binds = %v", h.Binds)
 	}
-	if !reflect.DeepEqual([]string(h.CapAdd), []string{"SYS_ADMIN"}) || h.PidMode != "host" || !h.ReadonlyRootfs {
-		t.Errorf("host config = cap %v pid %q ro %v", h.CapAdd, h.PidMode, h.ReadonlyRootfs)
+	if !reflect.DeepEqual([]string(h.CapAdd), []string{"SYS_ADMIN"}) || h.PidMode != "host" {
+		t.Errorf("host config = cap %v pid %q", h.CapAdd, h.PidMode)
 	}
-	if h.NetworkMode != "llmmon" {
-		t.Errorf("network mode = %q", h.NetworkMode)
-	}
-	ep := r.Network.EndpointsConfig["llmmon"]
-	if ep == nil || !reflect.DeepEqual(ep.Aliases, []string{"prometheus"}) || len(r.Network.EndpointsConfig) != 1 {
-		t.Errorf("endpoints = %+v", r.Network.EndpointsConfig)
+	if h.NetworkMode != "llmmon" || r.Network != nil {
+		t.Errorf("network mode = %q, networking config = %+v", h.NetworkMode, r.Network)
 	}
 }
 
@@ -142,7 +131,6 @@ func TestCreateContainerHostNetwork(t *testing.T) {
 		Image:   "prom/node-exporter",
 		Labels:  labels("p"),
 		Network: "host",
-		Aliases: []string{"node-exporter"},
 		Ports:   []runtime.Port{{HostIP: "127.0.0.1", HostPort: 9100, ContainerPort: 9100}},
 	})
 	if err != nil {
@@ -225,7 +213,7 @@ func TestListContainersFiltersByProject(t *testing.T) {
 		t.Fatalf("containers = %+v", got)
 	}
 	want := runtime.Container{
-		ID: "a", Name: "llmmon-a", Image: "img:a", ImageID: "sha256:a", Labels: labels("p"),
+		ID: "a", Name: "llmmon-a", Image: "img:a", Labels: labels("p"),
 		State: "running", Running: true, RestartCount: 3,
 		StartedAt: time.Date(2025, 1, 2, 3, 4, 5, 123456789, time.UTC),
 	}
@@ -353,11 +341,13 @@ func TestLogsDemultiplexes(t *testing.T) {
 	}
 }
 
-func TestExec(t *testing.T) {
+// TestExecAsWaitsForTheExit: execAs (RemoveFiles' exec) returns the demultiplexed output and
+// the exit code, re-inspecting an exec whose output has ended but which is still running.
+func TestExecAsWaitsForTheExit(t *testing.T) {
 	inspects := 0
 	api := &fakeAPI{
 		execCreate: func(id string, o container.ExecOptions) (container.ExecCreateResponse, error) {
-			if !reflect.DeepEqual(o.Cmd, []string{"kill", "-HUP", "1"}) || !o.AttachStdout || !o.AttachStderr || o.Tty {
+			if !reflect.DeepEqual(o.Cmd, []string{"kill", "-HUP", "1"}) || o.User != "0:0" || !o.AttachStdout || !o.AttachStderr || o.Tty {
 				t.Errorf("exec options = %+v", o)
 			}
 			return container.ExecCreateResponse{ID: "e1"}, nil
@@ -372,81 +362,13 @@ func TestExec(t *testing.T) {
 	}
 	d := NewWithClient(api)
 	d.execPoll = time.Millisecond
-	out, code, err := d.Exec(context.Background(), "c1", []string{"kill", "-HUP", "1"})
+	out, code, err := d.execAs(context.Background(), "c1", "0:0", []string{"kill", "-HUP", "1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out != "reloaded\nwarn\n" || code != 2 || inspects != 2 {
 		t.Errorf("out %q code %d inspects %d", out, code, inspects)
 	}
-}
-
-func TestEnsureNetwork(t *testing.T) {
-	ctx := context.Background()
-	t.Run("existing llmmon network is reused", func(t *testing.T) {
-		api := &fakeAPI{networkList: func(network.ListOptions) ([]network.Summary, error) {
-			return []network.Summary{
-				{ID: "other", Name: "llmmon-2"}, // the name filter matches substrings
-				{ID: "n1", Name: "llmmon", Labels: labels("p")},
-			}, nil
-		}}
-		id, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", labels("p"))
-		if err != nil || id != "n1" {
-			t.Fatalf("id %q err %v", id, err)
-		}
-		if !api.netOpts[0].Filters.ExactMatch("name", "llmmon") {
-			t.Errorf("filters = %v", api.netOpts[0].Filters)
-		}
-		if want := []string{"network list"}; !reflect.DeepEqual(api.Calls(), want) {
-			t.Errorf("calls = %v", api.Calls())
-		}
-	})
-	t.Run("foreign network is refused", func(t *testing.T) {
-		api := &fakeAPI{networkList: func(network.ListOptions) ([]network.Summary, error) {
-			return []network.Summary{{ID: "n1", Name: "llmmon", Labels: map[string]string{"x": "y"}}}, nil
-		}}
-		_, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", labels("p"))
-		if err == nil || !strings.Contains(err.Error(), "not created by llmmon") {
-			t.Fatalf("err = %v", err)
-		}
-		if want := []string{"network list"}; !reflect.DeepEqual(api.Calls(), want) {
-			t.Errorf("calls = %v", api.Calls())
-		}
-	})
-	t.Run("other project's network is refused", func(t *testing.T) {
-		api := &fakeAPI{networkList: func(network.ListOptions) ([]network.Summary, error) {
-			return []network.Summary{{ID: "n1", Name: "llmmon", Labels: labels("q")}}, nil
-		}}
-		if _, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", labels("p")); err == nil {
-			t.Fatal("adopted another project's network")
-		}
-	})
-	t.Run("missing network is created", func(t *testing.T) {
-		var got network.CreateOptions
-		api := &fakeAPI{
-			networkList: func(network.ListOptions) ([]network.Summary, error) { return nil, nil },
-			networkCreate: func(name string, o network.CreateOptions) (network.CreateResponse, error) {
-				got = o
-				return network.CreateResponse{ID: "new"}, nil
-			},
-		}
-		id, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", labels("p"))
-		if err != nil || id != "new" {
-			t.Fatalf("id %q err %v", id, err)
-		}
-		if got.Driver != "bridge" || !reflect.DeepEqual(got.Labels, labels("p")) {
-			t.Errorf("create options = %+v", got)
-		}
-	})
-	t.Run("labels without project are refused", func(t *testing.T) {
-		api := &fakeAPI{}
-		if _, err := NewWithClient(api).EnsureNetwork(ctx, "llmmon", nil); err == nil {
-			t.Fatal("no error")
-		}
-		if len(api.Calls()) != 0 {
-			t.Errorf("calls = %v", api.Calls())
-		}
-	})
 }
 
 func TestRemoveNetworks(t *testing.T) {
@@ -651,62 +573,6 @@ func TestBuildImage(t *testing.T) {
 	}
 }
 
-func TestRunOnce(t *testing.T) {
-	ctx := context.Background()
-	newAPI := func(code int64) *fakeAPI {
-		return &fakeAPI{
-			wait: func(string) (<-chan container.WaitResponse, <-chan error) {
-				c := make(chan container.WaitResponse, 1)
-				c <- container.WaitResponse{StatusCode: code}
-				return c, make(chan error)
-			},
-			inspect: func(string) (container.InspectResponse, error) {
-				return container.InspectResponse{Config: &container.Config{}}, nil
-			},
-			containerLogs: func(string) (io.ReadCloser, error) {
-				return io.NopCloser(bytes.NewReader(multiplexed("chown done\n", "chown: /data: permission denied\n"))), nil
-			},
-		}
-	}
-	spec := runtime.ContainerSpec{Name: "llmmon-chown", Image: "llmmon-helper:1", Labels: labels("p")}
-
-	api := newAPI(0)
-	out, err := NewWithClient(api).RunOnce(ctx, spec)
-	if err != nil || !strings.Contains(out, "chown done") {
-		t.Fatalf("out %q err %v", out, err)
-	}
-	want := []string{
-		"container create llmmon-chown", "container start id-llmmon-chown",
-		"container wait id-llmmon-chown not-running", "container inspect id-llmmon-chown",
-		"container logs id-llmmon-chown", "container remove id-llmmon-chown",
-	}
-	if !reflect.DeepEqual(api.Calls(), want) {
-		t.Errorf("calls = %v", api.Calls())
-	}
-	if api.removes[0] != (container.RemoveOptions{Force: true}) {
-		t.Errorf("remove options = %+v", api.removes[0])
-	}
-
-	api = newAPI(3)
-	_, err = NewWithClient(api).RunOnce(ctx, spec)
-	if err == nil || !strings.Contains(err.Error(), "exited with code 3") || !strings.Contains(err.Error(), "permission denied") {
-		t.Errorf("err = %v", err)
-	}
-	if c := api.Calls(); c[len(c)-1] != "container remove id-llmmon-chown" {
-		t.Errorf("helper not removed: %v", c)
-	}
-
-	// A failed start still removes the helper.
-	api = newAPI(0)
-	api.start = func(string) error { return errors.New("exec format error") }
-	if _, err := NewWithClient(api).RunOnce(ctx, spec); err == nil {
-		t.Error("no error")
-	}
-	if c := api.Calls(); c[len(c)-1] != "container remove id-llmmon-chown" {
-		t.Errorf("helper not removed: %v", c)
-	}
-}
-
 func TestPing(t *testing.T) {
 	api := &fakeAPI{
 		ping: func() (types.Ping, error) { return types.Ping{APIVersion: "1.41"}, nil },
@@ -718,7 +584,7 @@ func TestPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info != (runtime.Info{ServerVersion: "20.10.24", APIVersion: "1.41", NvidiaRuntime: true}) {
+	if info != (runtime.Info{APIVersion: "1.41", NvidiaRuntime: true}) {
 		t.Errorf("info = %+v", info)
 	}
 	api.info = func() (system.Info, error) {
@@ -776,8 +642,8 @@ func checkUnreachable(t *testing.T, host string, d *Docker) {
 	if err := d.PullImage(ctx, "x", nil); !errors.Is(err, runtime.ErrDaemonUnreachable) || errors.Is(err, runtime.ErrImageNotFound) {
 		t.Errorf("pull: %v", err)
 	}
-	if _, err := d.EnsureNetwork(ctx, "n", labels("p")); !errors.Is(err, runtime.ErrDaemonUnreachable) {
-		t.Errorf("ensure network: %v", err)
+	if err := d.RemoveNetworks(ctx, "p"); !errors.Is(err, runtime.ErrDaemonUnreachable) {
+		t.Errorf("remove networks: %v", err)
 	}
 	if err := d.EnsureVolume(ctx, "v", labels("p")); !errors.Is(err, runtime.ErrDaemonUnreachable) {
 		t.Errorf("ensure volume: %v", err)

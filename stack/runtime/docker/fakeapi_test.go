@@ -54,12 +54,10 @@ type fakeAPI struct {
 	stop          func(id string) error
 	remove        func(id string) error
 	containerLogs func(id string) (io.ReadCloser, error)
-	wait          func(id string) (<-chan container.WaitResponse, <-chan error)
 	execCreate    func(id string, o container.ExecOptions) (container.ExecCreateResponse, error)
 	execAttach    func(id string) (types.HijackedResponse, error)
 	execInspect   func(id string) (container.ExecInspect, error)
 	networkList   func(network.ListOptions) ([]network.Summary, error)
-	networkCreate func(name string, o network.CreateOptions) (network.CreateResponse, error)
 	networkRemove func(id string) error
 	volumeCreate  func(volume.CreateOptions) (volume.Volume, error)
 	volumeInspect func(name string) (volume.Volume, error)
@@ -168,16 +166,6 @@ func (f *fakeAPI) ContainerLogs(_ context.Context, id string, o container.LogsOp
 	return f.containerLogs(id)
 }
 
-func (f *fakeAPI) ContainerWait(_ context.Context, id string, cond container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
-	f.record("container wait %s %s", id, cond)
-	if f.wait == nil {
-		errC := make(chan error, 1)
-		errC <- errUnexpected
-		return nil, errC
-	}
-	return f.wait(id)
-}
-
 func (f *fakeAPI) ContainerExecCreate(_ context.Context, id string, o container.ExecOptions) (container.ExecCreateResponse, error) {
 	f.record("exec create %s", id)
 	if f.execCreate == nil {
@@ -209,14 +197,6 @@ func (f *fakeAPI) NetworkList(_ context.Context, o network.ListOptions) ([]netwo
 		return nil, errUnexpected
 	}
 	return f.networkList(o)
-}
-
-func (f *fakeAPI) NetworkCreate(_ context.Context, name string, o network.CreateOptions) (network.CreateResponse, error) {
-	f.record("network create %s", name)
-	if f.networkCreate == nil {
-		return network.CreateResponse{}, errUnexpected
-	}
-	return f.networkCreate(name, o)
 }
 
 func (f *fakeAPI) NetworkRemove(_ context.Context, id string) error {

@@ -226,7 +226,7 @@ func TestIntegrationPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.ServerVersion == "" || info.APIVersion == "" {
+	if info.APIVersion == "" {
 		t.Errorf("info = %+v", info)
 	}
 	t.Logf("daemon %+v", info)
@@ -239,10 +239,12 @@ func TestIntegrationContainerLifecycle(t *testing.T) {
 	p := project(t, d)
 	lbl := map[string]string{runtime.LabelProject: p, runtime.LabelManaged: "true"}
 
-	netID, err := d.EnsureNetwork(ctx, p+"-net", lbl)
+	// llmmon creates no networks: the test makes one with the project's label, for RemoveNetworks.
+	created, err := rawClient(t).NetworkCreate(ctx, p+"-net", network.CreateOptions{Driver: "bridge", Labels: lbl})
 	if err != nil {
 		t.Fatal(err)
 	}
+	netID := created.ID
 	if err := d.EnsureVolume(ctx, p+"-data", lbl); err != nil {
 		t.Fatal(err)
 	}
@@ -265,9 +267,6 @@ func TestIntegrationContainerLifecycle(t *testing.T) {
 		},
 		Ports:       []runtime.Port{{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8080}},
 		Network:     p + "-net",
-		Aliases:     []string{"sleeper"},
-		ExtraHosts:  []string{"host.docker.internal:host-gateway"},
-		ReadOnlyFS:  true,
 		Restart:     "unless-stopped",
 		StopTimeout: 3 * time.Second,
 	}
@@ -295,7 +294,7 @@ func TestIntegrationContainerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Name != spec.Name || c.Image != img || !c.Running || c.State != "running" || c.StartedAt.IsZero() ||
-		c.Labels[runtime.LabelConfigHash] != "abc" || !strings.HasPrefix(c.ImageID, "sha256:") {
+		c.Labels[runtime.LabelConfigHash] != "abc" {
 		t.Errorf("inspect = %+v", c)
 	}
 	if byName, err := d.InspectContainer(ctx, spec.Name); err != nil || byName.ID != id {
@@ -345,16 +344,16 @@ func TestIntegrationContainerLifecycle(t *testing.T) {
 		t.Errorf("last 2 lines = %q, %v", last, err)
 	}
 
-	// Exec: the image has no shell, so exec the sleeper itself.
-	out, code, err := d.Exec(ctx, id, []string{"/sleeper", "echo", "hello", "exec"})
+	// Exec (as RemoveFiles does): the image has no shell, so exec the sleeper itself.
+	out, code, err := d.execAs(ctx, id, "", []string{"/sleeper", "echo", "hello", "exec"})
 	if err != nil || code != 0 || out != "hello exec\n" {
 		t.Errorf("exec echo = %q %d %v", out, code, err)
 	}
-	out, code, err = d.Exec(ctx, id, []string{"/sleeper", "cat", "/cfg/hello.txt"})
+	out, code, err = d.execAs(ctx, id, "", []string{"/sleeper", "cat", "/cfg/hello.txt"})
 	if err != nil || code != 0 || out != "hello from the host\n" {
 		t.Errorf("exec cat (bind mount) = %q %d %v", out, code, err)
 	}
-	out, code, err = d.Exec(ctx, id, []string{"/sleeper", "exit", "4", "bye"})
+	out, code, err = d.execAs(ctx, id, "", []string{"/sleeper", "exit", "4", "bye"})
 	if err != nil || code != 4 || lineSet(out) != "bye|failing" {
 		t.Errorf("exec exit = %q %d %v", out, code, err)
 	}
@@ -397,35 +396,6 @@ func TestIntegrationContainerLifecycle(t *testing.T) {
 	}
 }
 
-func TestIntegrationEnsureNetworkIdempotent(t *testing.T) {
-	d := integration(t)
-	ctx := testContext(t)
-	p := project(t, d)
-	lbl := map[string]string{runtime.LabelProject: p}
-	id1, err := d.EnsureNetwork(ctx, p, lbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id2, err := d.EnsureNetwork(ctx, p, lbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id1 != id2 {
-		t.Errorf("ids %s != %s", id1, id2)
-	}
-	n, err := rawClient(t).NetworkInspect(ctx, id1, network.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n.Name != p || n.Driver != "bridge" || n.Labels[runtime.LabelProject] != p {
-		t.Errorf("network = %+v", n)
-	}
-	// Another project may not adopt it.
-	if _, err := d.EnsureNetwork(ctx, p, map[string]string{runtime.LabelProject: p + "-other"}); err == nil {
-		t.Error("another project adopted the network")
-	}
-}
-
 func TestIntegrationForeignObjectsUntouched(t *testing.T) {
 	d := integration(t)
 	ctx := testContext(t)
@@ -444,9 +414,6 @@ func TestIntegrationForeignObjectsUntouched(t *testing.T) {
 	t.Cleanup(func() { _ = raw.VolumeRemove(context.Background(), name, true) })
 
 	lbl := map[string]string{runtime.LabelProject: p}
-	if _, err := d.EnsureNetwork(ctx, name, lbl); err == nil || !strings.Contains(err.Error(), "not created by llmmon") {
-		t.Errorf("ensure network: %v", err)
-	}
 	if err := d.EnsureVolume(ctx, name, lbl); err == nil || !strings.Contains(err.Error(), "not created by llmmon") {
 		t.Errorf("ensure volume: %v", err)
 	}
@@ -543,30 +510,6 @@ func TestIntegrationUnreachable(t *testing.T) {
 	checkUnreachable(t, host, d)
 }
 
-func TestIntegrationRunOnce(t *testing.T) {
-	d := integration(t)
-	ctx := testContext(t)
-	img := sleeperImage(t, d)
-	p := project(t, d)
-	lbl := map[string]string{runtime.LabelProject: p, runtime.LabelComponent: "helper"}
-
-	out, err := d.RunOnce(ctx, runtime.ContainerSpec{Name: p + "-ok", Image: img, Cmd: []string{"echo", "done"}, Labels: lbl})
-	if err != nil || out != "done\n" {
-		t.Errorf("run = %q %v", out, err)
-	}
-	out, err = d.RunOnce(ctx, runtime.ContainerSpec{Name: p + "-fail", Image: img, Cmd: []string{"exit", "3", "oops"}, Labels: lbl})
-	if err == nil || !strings.Contains(err.Error(), "exited with code 3") ||
-		!strings.Contains(err.Error(), "oops") || !strings.Contains(err.Error(), "failing") {
-		t.Errorf("failing run: %v", err)
-	}
-	if lineSet(out) != "failing|oops" {
-		t.Errorf("failing run output = %q", out)
-	}
-	if list, err := d.ListContainers(ctx, p); err != nil || len(list) != 0 {
-		t.Errorf("helpers left behind: %+v %v", list, err)
-	}
-}
-
 func TestIntegrationImages(t *testing.T) {
 	d := integration(t)
 	ctx := testContext(t)
@@ -641,13 +584,13 @@ func TestIntegrationRemoveFiles(t *testing.T) {
 		return id
 	}
 	id := run(withRm)
-	if _, code, _ := d.Exec(ctx, id, []string{"/sleeper", "cat", "/etc/x/a.json"}); code != 0 {
+	if _, code, _ := d.execAs(ctx, id, "", []string{"/sleeper", "cat", "/etc/x/a.json"}); code != 0 {
 		t.Fatal("the file was not copied")
 	}
 	if err := d.RemoveFiles(ctx, id, []string{"/etc/x/a.json", "/etc/x/absent.json"}); err != nil {
 		t.Fatalf("remove: %v", err)
 	}
-	if out, code, _ := d.Exec(ctx, id, []string{"/sleeper", "cat", "/etc/x/a.json"}); code == 0 || !strings.Contains(out, "no such file") {
+	if out, code, _ := d.execAs(ctx, id, "", []string{"/sleeper", "cat", "/etc/x/a.json"}); code == 0 || !strings.Contains(out, "no such file") {
 		t.Errorf("the file is still there: %d %q", code, out)
 	}
 	if err := d.RemoveFiles(ctx, id, []string{"etc/x/relative"}); err == nil {

@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 
@@ -27,35 +26,6 @@ func checkOwned(kind, name string, have map[string]string, want string) error {
 		return fmt.Errorf("%s %q belongs to llmmon stack %q, not %q", kind, name, got, want)
 	}
 	return nil
-}
-
-// EnsureNetwork returns the id of the bridge network called name, creating it with labels when
-// it does not exist. labels must carry LabelProject. A network of that name that llmmon did not
-// create for this project is an error and is left untouched.
-func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
-	if err := requireProject("network", name, labels); err != nil {
-		return "", err
-	}
-	project := labels[runtime.LabelProject]
-	// The name filter matches substrings; keep exact matches only.
-	list, err := d.api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
-	if err != nil {
-		return "", d.wrap(err, "list networks named %s", name)
-	}
-	for _, n := range list {
-		if n.Name != name {
-			continue
-		}
-		if err := checkOwned("network", name, n.Labels, project); err != nil {
-			return "", err
-		}
-		return n.ID, nil
-	}
-	resp, err := d.api.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
-	if err != nil {
-		return "", d.wrap(err, "create network %s", name)
-	}
-	return resp.ID, nil
 }
 
 // RemoveNetworks removes every network carrying LabelProject=project.

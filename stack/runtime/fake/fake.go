@@ -1,18 +1,19 @@
 // Package fake is an in-memory runtime.Runtime for unit tests of the engine. It keeps
-// containers (with their specs and states), networks, volumes and the set of present images,
-// applies the same ownership rules as the Docker runtime (objects without runtime.LabelProject
-// are never adopted or removed), lets tests inject failures per method or per call, and records
-// every call in order as a short string so that tests can assert on what happened:
+// containers (with their specs and states), volumes and the set of present images (it has no
+// networks: llmmon's containers use host networking), applies the same ownership rules as the
+// Docker runtime (objects without runtime.LabelProject are never adopted or removed), lets tests
+// inject failures per method or per call or play an unreachable daemon, and records every call
+// in order as a short string; Actions returns those that may change state, so that tests can
+// assert on what happened:
 //
 //	"ping"
-//	"list containers <project>"    "inspect <name>"        "create <name>"
-//	"start <name>"                 "remove <name>"         "logs <name>"
-//	"exec <name> <cmd...>"         "ensure network <name>" "remove networks <project>"
-//	"ensure volume <name>"         "list volumes <project>" "remove volume <name>"
-//	"image present <ref>"          "pull <ref>"            "run <name>"
-//	"build <tag>"                  "close"                 "remove image <ref>"
-//	"copy <name>:<dir>"            "remove files <name> <path...>"
-//	"list images <repo>"
+//	"list containers <project>"    "inspect <name>"         "create <name>"
+//	"start <name>"                 "remove <name>"          "logs <name>"
+//	"remove networks <project>"    "ensure volume <name>"   "inspect volume <name>"
+//	"list volumes <project>"       "remove volume <name>"   "image present <ref>"
+//	"pull <ref>"                   "build <tag>"            "remove image <ref>"
+//	"list images <repo>"           "copy <name>:<dir>"      "read <name>:<path>"
+//	"remove files <name> <path...>" "close"
 //
 // Containers are named in calls by their spec's Name (their id when unknown). A call is recorded
 // even when it fails.
@@ -33,7 +34,7 @@ import (
 	"github.com/llmmon/llmmon/stack/runtime"
 )
 
-// Method names accepted by Fail and FailOnce.
+// Method names accepted by Fail.
 const (
 	MethodPing             = "Ping"
 	MethodListContainers   = "ListContainers"
@@ -42,15 +43,12 @@ const (
 	MethodStartContainer   = "StartContainer"
 	MethodRemoveContainer  = "RemoveContainer"
 	MethodLogs             = "Logs"
-	MethodExec             = "Exec"
-	MethodEnsureNetwork    = "EnsureNetwork"
 	MethodRemoveNetworks   = "RemoveNetworks"
 	MethodEnsureVolume     = "EnsureVolume"
 	MethodListVolumes      = "ListVolumes"
 	MethodRemoveVolume     = "RemoveVolume"
 	MethodImagePresent     = "ImagePresent"
 	MethodPullImage        = "PullImage"
-	MethodRunOnce          = "RunOnce"
 	MethodBuildImage       = "BuildImage"
 	MethodRemoveImage      = "RemoveImage"
 	MethodCopyFiles        = "CopyFiles"
@@ -74,19 +72,6 @@ type Container struct {
 	Logs string
 }
 
-// Network is the fake's record of one network.
-type Network struct {
-	ID     string
-	Name   string
-	Labels map[string]string
-}
-
-// ExecFunc computes the result of Exec in a running container.
-type ExecFunc func(c Container, cmd []string) (output string, exitCode int, err error)
-
-// RunOnceFunc computes the output and exit code of a RunOnce helper container.
-type RunOnceFunc func(spec runtime.ContainerSpec) (output string, exitCode int)
-
 // Runtime is an in-memory runtime.Runtime. The zero value is not usable: call New. It is safe
 // for concurrent use.
 type Runtime struct {
@@ -94,48 +79,36 @@ type Runtime struct {
 
 	info        runtime.Info
 	unreachable bool
-	now         func() time.Time
 	nextID      int
 
 	containers map[string]*Container // by id
-	networks   map[string]*Network   // by name
 	volumes    map[string]*runtime.Volume
 	images     map[string]bool
 	imgLabels  map[string]map[string]string // labels of built or labelled images
 	missing    map[string]bool              // refs that cannot be pulled
 	built      map[string]map[string][]byte
 	copied     map[string]map[string]runtime.FileEntry // container id -> dir/path -> entry
-	blocked    map[hostAddr]bool                       // taken on the host by other processes
 
 	failures   map[string]error // by method
-	failOnce   map[string][]error
 	callErrors map[string]error // by exact call string
 
-	exec    ExecFunc
-	runOnce RunOnceFunc
-
-	calls  []string
-	closed bool
+	calls []string
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
-// New returns an empty fake runtime whose daemon answers, reports server version "fake" and API
-// version "1.41", and has no NVIDIA runtime.
+// New returns an empty fake runtime whose daemon answers, reports API version "1.41", and has
+// no NVIDIA runtime.
 func New() *Runtime {
 	return &Runtime{
-		info:       runtime.Info{ServerVersion: "fake", APIVersion: "1.41"},
-		now:        time.Now,
+		info:       runtime.Info{APIVersion: "1.41"},
 		containers: map[string]*Container{},
-		networks:   map[string]*Network{},
 		volumes:    map[string]*runtime.Volume{},
 		images:     map[string]bool{},
 		imgLabels:  map[string]map[string]string{},
 		missing:    map[string]bool{},
 		built:      map[string]map[string][]byte{},
-		blocked:    map[hostAddr]bool{},
 		failures:   map[string]error{},
-		failOnce:   map[string][]error{},
 		callErrors: map[string]error{},
 	}
 }
@@ -156,27 +129,12 @@ func (r *Runtime) SetUnreachable(on bool) {
 	r.unreachable = on
 }
 
-// SetClock sets the clock used for StartedAt.
-func (r *Runtime) SetClock(now func() time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.now = now
-}
-
 // Fail makes every later call of method (one of the Method constants) return err, until
 // ClearFailures.
 func (r *Runtime) Fail(method string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failures[method] = err
-}
-
-// FailOnce makes the next call of method return err. Several FailOnce errors for one method are
-// returned by successive calls, before any Fail error.
-func (r *Runtime) FailOnce(method string, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failOnce[method] = append(r.failOnce[method], err)
 }
 
 // FailCall makes every later call recorded as call (for example "start grafana") return err,
@@ -192,33 +150,11 @@ func (r *Runtime) ClearFailures() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failures = map[string]error{}
-	r.failOnce = map[string][]error{}
 	r.callErrors = map[string]error{}
 }
 
-// SetExec sets how Exec computes its result. By default it returns "", 0, nil.
-func (r *Runtime) SetExec(fn ExecFunc) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.exec = fn
-}
-
-// SetRunOnce sets how RunOnce computes its result. By default it returns "", 0.
-func (r *Runtime) SetRunOnce(fn RunOnceFunc) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.runOnce = fn
-}
-
-// Calls returns every call so far, in order.
-func (r *Runtime) Calls() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.calls)
-}
-
-// Actions returns the calls so far that may change state, in order: Calls without ping, list,
-// inspect, logs and image-present calls.
+// Actions returns the calls so far that may change state, in order: every call but ping, list,
+// inspect, logs, read and image-present calls.
 func (r *Runtime) Actions() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -236,13 +172,6 @@ func (r *Runtime) ResetCalls() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = nil
-}
-
-// Closed reports whether Close was called.
-func (r *Runtime) Closed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed
 }
 
 // AddImage makes refs present locally.
@@ -289,21 +218,6 @@ func (r *Runtime) Built(tag string) (map[string][]byte, bool) {
 	defer r.mu.Unlock()
 	files, ok := r.built[tag]
 	return files, ok
-}
-
-// BlockPort marks a host address as taken by some other process: starting a container that
-// publishes it fails with runtime.ErrPortInUse. hostIP "" or "0.0.0.0" means every address.
-func (r *Runtime) BlockPort(hostIP string, port int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.blocked[hostAddr{normIP(hostIP), port}] = true
-}
-
-// UnblockPort undoes BlockPort.
-func (r *Runtime) UnblockPort(hostIP string, port int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.blocked, hostAddr{normIP(hostIP), port})
 }
 
 // AddContainer adds a container as if created outside the engine (for example a leftover from an
@@ -357,61 +271,6 @@ func (r *Runtime) Containers() []Container {
 	return out
 }
 
-// SetState changes a container's state, as when it crashes ("exited" with exitCode, or
-// "restarting" with a higher restart count) or is restarted by the daemon. Running follows
-// state == "running".
-func (r *Runtime) SetState(idOrName, state string, exitCode, restartCount int) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.find(idOrName)
-	if c == nil {
-		return fmt.Errorf("fake: no container %s: %w", idOrName, runtime.ErrNotFound)
-	}
-	c.State, c.Running, c.ExitCode, c.RestartCount = state, state == "running", exitCode, restartCount
-	return nil
-}
-
-// SetLogs sets what Logs returns for a container.
-func (r *Runtime) SetLogs(idOrName, logs string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.find(idOrName)
-	if c == nil {
-		return fmt.Errorf("fake: no container %s: %w", idOrName, runtime.ErrNotFound)
-	}
-	c.Logs = logs
-	return nil
-}
-
-// AddNetwork adds a network as if created outside the engine (labels nil for a foreign one).
-// It returns its id.
-func (r *Runtime) AddNetwork(name string, labels map[string]string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := &Network{ID: r.newID(), Name: name, Labels: maps.Clone(labels)}
-	r.networks[name] = n
-	return n.ID
-}
-
-// Networks returns every network, whatever its labels, sorted by name.
-func (r *Runtime) Networks() []Network {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]Network, 0, len(r.networks))
-	for _, n := range r.networks {
-		out = append(out, *n)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// AddVolume adds a volume as if created outside the engine (labels nil for a foreign one).
-func (r *Runtime) AddVolume(name string, labels map[string]string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.volumes[name] = &runtime.Volume{Name: name, Labels: maps.Clone(labels)}
-}
-
 // Volumes returns every volume, whatever its labels, sorted by name.
 func (r *Runtime) Volumes() []runtime.Volume {
 	r.mu.Lock()
@@ -457,10 +316,6 @@ func (r *Runtime) begin(method, call string) error {
 	if r.unreachable && method != MethodClose {
 		return fmt.Errorf("fake daemon: %w", runtime.ErrDaemonUnreachable)
 	}
-	if q := r.failOnce[method]; len(q) > 0 {
-		r.failOnce[method] = q[1:]
-		return q[0]
-	}
 	if err, ok := r.failures[method]; ok {
 		return err
 	}
@@ -468,45 +323,6 @@ func (r *Runtime) begin(method, call string) error {
 		return err
 	}
 	return nil
-}
-
-// hostAddr is a published host address; ip "*" means every address.
-type hostAddr struct {
-	ip   string
-	port int
-}
-
-func normIP(hostIP string) string {
-	if hostIP == "" || hostIP == "0.0.0.0" || hostIP == "::" {
-		return "*"
-	}
-	return hostIP
-}
-
-func (a hostAddr) overlaps(b hostAddr) bool {
-	return a.port == b.port && (a.ip == "*" || b.ip == "*" || a.ip == b.ip)
-}
-
-// portTaken reports whether a host address is blocked or published by another running
-// container.
-func (r *Runtime) portTaken(self *Container, p runtime.Port) bool {
-	want := hostAddr{normIP(p.HostIP), p.HostPort}
-	for b := range r.blocked {
-		if want.overlaps(b) {
-			return true
-		}
-	}
-	for _, c := range r.containers {
-		if c == self || !c.Running || c.Spec.Network == "host" {
-			continue
-		}
-		for _, q := range c.Spec.Ports {
-			if want.overlaps(hostAddr{normIP(q.HostIP), q.HostPort}) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func requireProject(kind, name string, labels map[string]string) error {
@@ -616,9 +432,8 @@ func (r *Runtime) create(spec runtime.ContainerSpec) (string, error) {
 	switch spec.Network {
 	case "", "host", "bridge":
 	default:
-		if r.networks[spec.Network] == nil {
-			return "", fmt.Errorf("create container %s: network %s: %w", spec.Name, spec.Network, runtime.ErrNotFound)
-		}
+		// The fake has no networks of its own (llmmon creates none).
+		return "", fmt.Errorf("create container %s: network %s: %w", spec.Name, spec.Network, runtime.ErrNotFound)
 	}
 	for _, m := range spec.Mounts {
 		if m.Volume && r.volumes[m.Source] == nil {
@@ -632,20 +447,19 @@ func (r *Runtime) create(spec runtime.ContainerSpec) (string, error) {
 	id := r.newID()
 	r.containers[id] = &Container{
 		Container: runtime.Container{
-			ID:      id,
-			Name:    spec.Name,
-			Image:   spec.Image,
-			ImageID: "sha256:" + spec.Image,
-			Labels:  maps.Clone(spec.Labels),
-			State:   "created",
+			ID:     id,
+			Name:   spec.Name,
+			Image:  spec.Image,
+			Labels: maps.Clone(spec.Labels),
+			State:  "created",
 		},
 		Spec: spec,
 	}
 	return id, nil
 }
 
-// StartContainer marks a container running. A published host port that is blocked or used by
-// another running container fails with runtime.ErrPortInUse.
+// StartContainer marks a container running. It never fails with runtime.ErrPortInUse by itself:
+// inject that with FailCall("start <name>", ...).
 func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -659,21 +473,9 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if c == nil {
 		return fmt.Errorf("start container %s: %w", id, runtime.ErrNotFound)
 	}
-	return r.start(c)
-}
-
-func (r *Runtime) start(c *Container) error {
-	if c.Running {
-		return nil
+	if !c.Running {
+		c.State, c.Running, c.ExitCode, c.StartedAt = "running", true, 0, time.Now()
 	}
-	if c.Spec.Network != "host" {
-		for _, p := range c.Spec.Ports {
-			if r.portTaken(c, p) {
-				return fmt.Errorf("start container %s: bind %s:%d: %w", c.Name, p.HostIP, p.HostPort, runtime.ErrPortInUse)
-			}
-		}
-	}
-	c.State, c.Running, c.ExitCode, c.StartedAt = "running", true, 0, r.now()
 	return nil
 }
 
@@ -693,7 +495,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	return nil
 }
 
-// Logs returns the last n lines (all when n <= 0) of the logs set with SetLogs.
+// Logs returns the last n lines (all when n <= 0) of the container's Logs (set with AddContainer).
 func (r *Runtime) Logs(ctx context.Context, id string, n int) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -707,84 +509,14 @@ func (r *Runtime) Logs(ctx context.Context, id string, n int) (string, error) {
 	return tail(c.Logs, n), ctx.Err()
 }
 
-// Exec returns the result of the function set with SetExec; the container must be running.
-func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (string, int, error) {
-	r.mu.Lock()
-	if err := r.begin(MethodExec, strings.TrimSpace("exec "+r.nameOf(id)+" "+strings.Join(cmd, " "))); err != nil {
-		r.mu.Unlock()
-		return "", 0, err
-	}
-	c := r.find(id)
-	if c == nil {
-		r.mu.Unlock()
-		return "", 0, fmt.Errorf("exec in container %s: %w", id, runtime.ErrNotFound)
-	}
-	if !c.Running {
-		r.mu.Unlock()
-		return "", 0, fmt.Errorf("exec in container %s: container is not running", c.Name)
-	}
-	snapshot, fn := *c, r.exec
-	r.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return "", 0, err
-	}
-	if fn == nil {
-		return "", 0, nil
-	}
-	return fn(snapshot, slices.Clone(cmd))
-}
-
-// EnsureNetwork returns the id of the network called name, creating it when missing. A network
-// of that name without llmmon's project label (or of another project) is an error.
-func (r *Runtime) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.begin(MethodEnsureNetwork, "ensure network "+name); err != nil {
-		return "", err
-	}
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	if err := requireProject("network", name, labels); err != nil {
-		return "", err
-	}
-	if n := r.networks[name]; n != nil {
-		if err := checkOwned("network", name, n.Labels, labels[runtime.LabelProject]); err != nil {
-			return "", err
-		}
-		return n.ID, nil
-	}
-	n := &Network{ID: r.newID(), Name: name, Labels: maps.Clone(labels)}
-	r.networks[name] = n
-	return n.ID, nil
-}
-
-// RemoveNetworks removes the networks carrying LabelProject=project. Like Docker it cannot remove
-// a network that a running container uses.
+// RemoveNetworks records the call: the fake has no networks to remove.
 func (r *Runtime) RemoveNetworks(ctx context.Context, project string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.begin(MethodRemoveNetworks, "remove networks "+project); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(r.networks)) {
-		if r.networks[name].Labels[runtime.LabelProject] != project {
-			continue
-		}
-		inUse := slices.ContainsFunc(slices.Collect(maps.Values(r.containers)), func(c *Container) bool {
-			return c.Running && c.Spec.Network == name
-		})
-		if inUse {
-			errs = append(errs, fmt.Errorf("remove network %s: it has active endpoints", name))
-			continue
-		}
-		delete(r.networks, name)
-	}
-	return errors.Join(errs...)
+	return ctx.Err()
 }
 
 // EnsureVolume creates the volume when missing. A volume of that name without llmmon's project
@@ -904,45 +636,6 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(runtime.Pul
 	return nil
 }
 
-// RunOnce checks the spec as CreateContainer does, then returns the result of the function set
-// with SetRunOnce; it leaves no container behind.
-func (r *Runtime) RunOnce(ctx context.Context, spec runtime.ContainerSpec) (string, error) {
-	r.mu.Lock()
-	name := spec.Name
-	if name == "" {
-		name = spec.Image
-	}
-	if err := r.begin(MethodRunOnce, "run "+name); err != nil {
-		r.mu.Unlock()
-		return "", err
-	}
-	id, err := r.create(spec)
-	if err != nil {
-		r.mu.Unlock()
-		return "", err
-	}
-	c := r.containers[id]
-	if err := r.start(c); err != nil {
-		delete(r.containers, id)
-		r.mu.Unlock()
-		return "", err
-	}
-	delete(r.containers, id)
-	fn := r.runOnce
-	r.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	if fn == nil {
-		return "", nil
-	}
-	out, code := fn(spec)
-	if code != 0 {
-		return out, fmt.Errorf("helper container %s exited with code %d: %s", name, code, strings.TrimSpace(out))
-	}
-	return out, nil
-}
-
 // CopyFiles records the entries per container; Copied returns them.
 func (r *Runtime) CopyFiles(ctx context.Context, id, dir string, files []runtime.FileEntry) error {
 	r.mu.Lock()
@@ -1031,7 +724,6 @@ func (r *Runtime) BuildImage(ctx context.Context, tag string, files map[string][
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.closed = true
 	return r.begin(MethodClose, "close")
 }
 
@@ -1081,7 +773,7 @@ func (r *Runtime) ListImages(ctx context.Context, repo string, labels map[string
 }
 
 // RemoveFiles deletes what CopyFiles wrote at those absolute paths; the container must be
-// running, as for Exec. Inject runtime.ErrNoRemove with Fail to play an image without rm.
+// running, as for Docker's exec. Inject runtime.ErrNoRemove with Fail to play an image without rm.
 func (r *Runtime) RemoveFiles(ctx context.Context, id string, paths []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

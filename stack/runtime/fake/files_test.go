@@ -14,9 +14,7 @@ func TestRemoveFilesDeletesCopiedFiles(t *testing.T) {
 	ctx := context.Background()
 	r := New()
 	r.AddImage("img:grafana")
-	c := spec("grafana", 0)
-	c.Network = "host"
-	id, err := r.CreateContainer(ctx, c)
+	id, err := r.CreateContainer(ctx, spec("grafana"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +36,7 @@ func TestRemoveFilesDeletesCopiedFiles(t *testing.T) {
 	if _, ok := r.Copied(id)["/etc/b.json"]; !ok {
 		t.Error("b.json removed")
 	}
-	r.FailOnce(MethodRemoveFiles, fmt.Errorf("remove: %w", runtime.ErrNoRemove))
+	r.Fail(MethodRemoveFiles, fmt.Errorf("remove: %w", runtime.ErrNoRemove))
 	if err := r.RemoveFiles(ctx, id, []string{"/etc/b.json"}); !errors.Is(err, runtime.ErrNoRemove) {
 		t.Errorf("injected failure: %v", err)
 	}

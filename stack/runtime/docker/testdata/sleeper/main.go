@@ -1,5 +1,5 @@
 // Command sleeper is the program in the image that the integration tests of package docker
-// build FROM scratch. It has no shell, so it also serves as the command run by Exec and RunOnce:
+// build FROM scratch. It has no shell, so it also serves as the command the tests exec in it:
 //
 //	sleeper                    print a few lines on stdout and stderr, then serve HTTP on
 //	                           $SLEEPER_ADDR (":8080") until SIGTERM
