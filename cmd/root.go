@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -46,8 +48,10 @@ type usageError struct{ error }
 
 // global flags shared by every command.
 type globalFlags struct {
-	file    string
-	verbose bool
+	file     string
+	verbose  bool
+	progress string // progressAuto, ...
+	quiet    bool
 }
 
 // app is what every command needs.
@@ -131,12 +135,16 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
   llmmon validate -f prod.yaml   # check a spec and everything generated from it`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			level := slog.LevelInfo
 			if flags.verbose {
 				level = slog.LevelDebug
 			}
 			a.log = slog.New(slog.NewTextHandler(streams.ErrOut, &slog.HandlerOptions{Level: level}))
+			if !slices.Contains(progressModes, flags.progress) {
+				return usageError{fmt.Errorf("--progress %q: use %s", flags.progress, strings.Join(progressModes, ", "))}
+			}
+			return nil
 		},
 	}
 	root.SetOut(streams.Out)
@@ -144,6 +152,8 @@ llmmon watches this host and the LLM servers it finds on their usual ports.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVarP(&flags.file, "file", "f", spec.DefaultFile, "spec file; when the default file is absent, the zero-config default is used")
 	root.PersistentFlags().BoolVarP(&flags.verbose, "verbose", "v", false, "print debug messages")
+	root.PersistentFlags().StringVar(&flags.progress, "progress", progressAuto, "how to show progress: auto (tty on a terminal, else plain), tty (redrawn pull bars), plain (a line a step, for logs and CI) or json (an event a line)")
+	root.PersistentFlags().BoolVarP(&flags.quiet, "quiet", "q", false, "show no progress, only results and errors")
 	root.AddCommand(
 		newUpCmd(a),
 		withoutSecrets(a, newStatusCmd(a)),

@@ -78,7 +78,9 @@ until you choose: --accept writes the target with that mapping, --no-mapping wit
 				if accept && noMapping {
 					return usageError{errors.New("--accept and --no-mapping exclude each other")}
 				}
-				res, err := e.AddTarget(cmd.Context(), a.flags.file, s, t, stack.AddTargetOptions{Force: force, Wait: wait, Accept: accept, NoMapping: noMapping})
+				progress, done := a.progress()
+				res, err := e.AddTarget(cmd.Context(), a.flags.file, s, t, stack.AddTargetOptions{Force: force, Wait: wait, Accept: accept, NoMapping: noMapping, Up: stack.UpOptions{Progress: progress}})
+				done()
 				if res == nil {
 					return err
 				}
@@ -165,7 +167,9 @@ func newRemoveTargetCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
-				res, err := e.RemoveTarget(cmd.Context(), a.flags.file, s, args[0], stack.AddTargetOptions{})
+				progress, done := a.progress()
+				res, err := e.RemoveTarget(cmd.Context(), a.flags.file, s, args[0], stack.AddTargetOptions{Up: stack.UpOptions{Progress: progress}})
+				done()
 				if err != nil {
 					return err
 				}

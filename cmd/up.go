@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/llmmon/llmmon/stack"
-	"github.com/llmmon/llmmon/stack/runtime"
 	"github.com/llmmon/llmmon/stack/runtime/docker"
 )
 
@@ -54,19 +52,14 @@ changes a stack at a time: a second one waits for the first (or fails with --no-
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
 				w := a.streams.ErrOut
+				progress, done := a.progress()
 				res, err := e.Up(cmd.Context(), s, stack.UpOptions{
 					HealthTimeout: timeout,
 					DryRun:        dryRun,
 					NoWait:        noWait,
-					Progress: func(ev stack.Event) {
-						if ev.Action == "wait" {
-							fmt.Fprintf(w, "%s\n", ev.Detail)
-							return
-						}
-						fmt.Fprintf(w, " %-9s %-14s %s\n", ev.Action, ev.Component, ev.Detail)
-					},
-					Pull: pullPrinter(w),
+					Progress:      progress,
 				})
+				done()
 				if dryRun && res != nil {
 					printPlan(a.streams.Out, s.Name, res.Plan)
 				}
@@ -125,58 +118,6 @@ func printPlan(out io.Writer, name string, p stack.Steps) {
 	w.Flush()
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// pullPrinter shows pull progress: one redrawn progress bar per image on a terminal, plain
-// status lines otherwise (logs, CI).
-func pullPrinter(w io.Writer) func(runtime.PullEvent) {
-	if isTerminal(w) {
-		type layer struct{ cur, total int64 }
-		layers := map[string]map[string]layer{}
-		return func(ev runtime.PullEvent) {
-			if layers[ev.Image] == nil {
-				layers[ev.Image] = map[string]layer{}
-			}
-			if ev.ID != "" && ev.Total > 0 {
-				layers[ev.Image][ev.ID] = layer{ev.Current, ev.Total}
-			}
-			var cur, total int64
-			for _, l := range layers[ev.Image] {
-				cur += l.cur
-				total += l.total
-			}
-			pct := 0
-			if total > 0 {
-				pct = int(cur * 100 / total)
-			}
-			bar := strings.Repeat("#", pct/4) + strings.Repeat(" ", 25-pct/4)
-			fmt.Fprintf(w, "\r   pull %-40s [%s] %3d%% %s/%s", ev.Image, bar, pct, mib(cur), mib(total))
-			if strings.HasPrefix(ev.Status, "Status:") || strings.HasPrefix(ev.Status, "Digest:") {
-				fmt.Fprintln(w)
-			}
-		}
-	}
-	last := map[string]string{}
-	return func(ev runtime.PullEvent) {
-		key := ev.Image + ev.ID
-		if ev.Status == last[key] || strings.HasPrefix(ev.Status, "Downloading") || strings.HasPrefix(ev.Status, "Extracting") {
-			return
-		}
-		last[key] = ev.Status
-		fmt.Fprintf(w, "   pull %s %s %s\n", ev.Image, ev.ID, ev.Status)
-	}
-}
-
-func mib(n int64) string { return fmt.Sprintf("%.0fMB", float64(n)/(1<<20)) }
-
 func newDownCmd(a *app) *cobra.Command {
 	var volumes, noWait bool
 	c := &cobra.Command{
@@ -193,9 +134,11 @@ survive down and up; --volumes deletes them too.`,
 				return err
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				progress, done := a.progress()
 				removed, err := e.Down(cmd.Context(), s, stack.DownOptions{Volumes: volumes, NoWait: noWait, Waiting: func(holder string) {
-					fmt.Fprintf(a.streams.ErrOut, "%s is changing this stack; waiting for it (--no-wait fails at once instead)\n", holder)
+					progress(stack.Event{Action: "wait", Detail: holder + " is changing this stack; waiting for it (--no-wait fails at once instead)"})
 				}})
+				done()
 				for _, r := range removed {
 					fmt.Fprintf(a.streams.ErrOut, " removed %s\n", r)
 				}

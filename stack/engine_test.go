@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -217,8 +218,9 @@ func TestDownKeepsVolumesUnlessAsked(t *testing.T) {
 	}
 }
 
-// TestPullEventsComeOneAtATime: images are pulled side by side, but the progress and pull
-// callbacks are called one at a time (a printer keeps state without a lock; go test -race).
+// TestPullEventsComeOneAtATime: images are pulled side by side, but the progress callback, pull
+// progress included, is called one event at a time (a printer keeps state without a lock; go
+// test -race).
 func TestPullEventsComeOneAtATime(t *testing.T) {
 	e, rt, s, _ := setup(t, "")
 	for _, c := range []string{"prometheus", "alertmanager", "grafana", "node-exporter"} {
@@ -235,8 +237,13 @@ func TestPullEventsComeOneAtATime(t *testing.T) {
 		busy = false
 	}
 	_, err := e.Up(t.Context(), s, stack.UpOptions{
-		Progress: func(ev stack.Event) { enter(ev.Component + " " + ev.Action) },
-		Pull:     func(ev runtime.PullEvent) { enter("pull " + ev.Image + " " + ev.Status) },
+		Progress: func(ev stack.Event) {
+			if ev.Pull != nil {
+				enter(fmt.Sprintf("pull %s %d/%d layers", ev.Pull.Image, ev.Pull.LayersDone, ev.Pull.Layers))
+				return
+			}
+			enter(ev.Component + " " + ev.Action)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +255,6 @@ func TestPullEventsComeOneAtATime(t *testing.T) {
 		}
 	}
 	if pulls != 8 {
-		t.Errorf("%d pull events, want 2 for each of 4 images: %v", pulls, events)
+		t.Errorf("%d pull progress events, want 2 for each of 4 images (a layer seen, a layer done): %v", pulls, events)
 	}
 }

@@ -115,6 +115,15 @@ func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, 
 	}
 	ep := newEndpoints(s, creds, grafanaPW)
 	const delay = 50 * time.Millisecond // local calls are cheap, and every 50 ms of waiting counts
+	var waitingFor []string
+	for _, d := range want {
+		what := d.Component.Name + " to answer on " + d.Component.Addr
+		if len(d.Component.Ready) > 0 {
+			what = d.Component.Name + " to answer and be ready"
+		}
+		waitingFor = append(waitingFor, what)
+	}
+	e.emit(o, Event{Action: "wait", Detail: "waiting (up to " + o.HealthTimeout.String() + ") for " + strings.Join(waitingFor, ", ")})
 	for {
 		for _, d := range want {
 			if !pending[d.Component.Name] {

@@ -27,13 +27,6 @@ import (
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
-// Event is one step of progress, for the command line to show.
-type Event struct {
-	Component string
-	Action    string // "pull", "build", "create", "recreate", "reload", "start", "remove", "healthy", "wait"
-	Detail    string
-}
-
 // UpOptions control Up.
 type UpOptions struct {
 	// DryRun plans and runs the preflight checks, then stops: nothing is pulled, written or
@@ -44,10 +37,9 @@ type UpOptions struct {
 	NoWait bool
 	// HealthTimeout bounds the wait for every component to become healthy (default 3m).
 	HealthTimeout time.Duration
-	// Progress receives events; it may be nil.
+	// Progress receives the steps, the waits and the pulls' progress, one at a time; it may be
+	// nil.
 	Progress func(Event)
-	// Pull receives pull progress; it may be nil.
-	Pull func(runtime.PullEvent)
 }
 
 // UpResult says what up did and where things are.
@@ -70,6 +62,14 @@ func (e *Engine) emit(o UpOptions, ev Event) {
 		o.Progress(ev)
 	}
 	e.log.Debug("up", "component", ev.Component, "action", ev.Action, "detail", ev.Detail)
+}
+
+// pullProgress is the runtime's pull callback for one image: nil when no one listens.
+func (e *Engine) pullProgress(o UpOptions, component string) func(runtime.PullEvent) {
+	if o.Progress == nil {
+		return nil
+	}
+	return newPullEvents(component, o.Progress).add
 }
 
 func volumeName(s *spec.Spec, v string) string { return s.Name + "_" + v }
@@ -264,7 +264,7 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 	if o.HealthTimeout == 0 {
 		o.HealthTimeout = 3 * time.Minute
 	}
-	o.Progress, o.Pull = syncCallbacks(o.Progress, o.Pull)
+	o.Progress = syncProgress(o.Progress)
 	info, err := e.rt.Ping(ctx)
 	if err != nil {
 		return nil, err
@@ -354,29 +354,6 @@ func (e *Engine) grafanaPasswordFor(s *spec.Spec, dryRun bool) (string, string, 
 	return pw, file, err
 }
 
-// syncCallbacks makes the progress and pull callbacks safe for the parallel steps (images are
-// pulled side by side): one at a time, both under one lock, so a printer sees one stream.
-func syncCallbacks(progress func(Event), pull func(runtime.PullEvent)) (func(Event), func(runtime.PullEvent)) {
-	var mu sync.Mutex
-	if progress != nil {
-		fn := progress
-		progress = func(ev Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			fn(ev)
-		}
-	}
-	if pull != nil {
-		fn := pull
-		pull = func(ev runtime.PullEvent) {
-			mu.Lock()
-			defer mu.Unlock()
-			fn(ev)
-		}
-	}
-	return progress, pull
-}
-
 // preflight checks, without changing anything, that every step of the plan can be done: every
 // port a step will bind is free (or held by the container the step replaces), no container or
 // volume that llmmon did not create holds a name a step will create.
@@ -463,7 +440,7 @@ func (e *Engine) fetchImages(ctx context.Context, steps Steps, o UpOptions) []st
 				if err := e.buildRelayImage(ctx, st.Image); err != nil {
 					msg = fmt.Sprintf("%s: %v", st.Component, err)
 				}
-			} else if err := e.rt.PullImage(ctx, st.Image, o.Pull); err != nil {
+			} else if err := e.rt.PullImage(ctx, st.Image, e.pullProgress(o, st.Component)); err != nil {
 				msg = fmt.Sprintf("%s: cannot pull image %s (%v); if Docker Hub is unreachable from here, set images.mirror in the spec (e.g. docker.m.daocloud.io), or images.%s to an image you can reach", st.Component, st.Image, shortErr(err), strings.ReplaceAll(st.Component, "-", "_"))
 			}
 			if msg != "" {

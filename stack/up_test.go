@@ -186,7 +186,7 @@ func TestSecondUpWaitsOrFails(t *testing.T) {
 	second := make(chan error, 1)
 	go func() {
 		_, err := e.Up(t.Context(), s, stack.UpOptions{Progress: func(ev stack.Event) {
-			if ev.Action == "wait" {
+			if ev.Action == "wait" && strings.Contains(ev.Detail, "is changing this stack") && waited == "" {
 				waited = ev.Detail
 				close(waiting)
 			}
