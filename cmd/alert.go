@@ -24,7 +24,7 @@ func newAlertTestCmd(a *app) *cobra.Command {
 	var (
 		receivers []string
 		timeout   time.Duration
-		output    string
+		output    output
 	)
 	c := &cobra.Command{
 		Use:   "test",
@@ -42,9 +42,6 @@ Exit status: 0 when every receiver got the alert, 1 otherwise.`,
   llmmon alert test --receiver oncall-dingtalk
   llmmon alert test -o json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("--output %q: want text or json", output)}
-			}
 			s, _, err := a.loadSpec(cmd.Context(), cmd)
 			if err != nil {
 				return err
@@ -52,7 +49,7 @@ Exit status: 0 when every receiver got the alert, 1 otherwise.`,
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
 				w := a.streams.Out
 				opts := stack.AlertTestOptions{Receivers: receivers, Timeout: timeout}
-				if output == "text" {
+				if !output.JSON() {
 					fmt.Fprintf(a.streams.ErrOut, "Sending a test alert to %s (waiting up to %s)...\n", receiverList(receivers), timeout)
 					opts.Progress = func(r stack.AlertTestResult) {
 						mark := "✓"
@@ -79,7 +76,7 @@ Exit status: 0 when every receiver got the alert, 1 otherwise.`,
 				if err != nil {
 					return err
 				}
-				if output == "json" {
+				if output.JSON() {
 					if err := writeJSON(w, res); err != nil {
 						return err
 					}
@@ -93,7 +90,7 @@ Exit status: 0 when every receiver got the alert, 1 otherwise.`,
 				if failed > 0 {
 					return exitError{fmt.Errorf("%d of %d receiver(s) did not get the test alert", failed, len(res)), ExitFailure}
 				}
-				if output == "text" {
+				if !output.JSON() {
 					fmt.Fprintf(a.streams.ErrOut, "Every receiver got the test alert.\n")
 				}
 				return nil
@@ -102,7 +99,7 @@ Exit status: 0 when every receiver got the alert, 1 otherwise.`,
 	}
 	c.Flags().StringSliceVar(&receivers, "receiver", nil, "receiver to test (repeatable; default: all)")
 	c.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for every delivery")
-	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	addOutputFlag(c, &output)
 	return c
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 func newDoctorCmd(a *app) *cobra.Command {
-	var output string
+	var output output
 	var all bool
 	c := &cobra.Command{
 		Use:   "doctor",
@@ -24,9 +24,6 @@ It also reports each service's series count and scrape time against the timeout.
   llmmon doctor --all             # also list the checks that have data
   llmmon doctor -o json | jq '.targets[] | {target, blind}'`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("--output must be table or json, got %q", output)}
-			}
 			s, _, err := a.loadSpec(cmd.Context(), cmd)
 			if err != nil {
 				return err
@@ -36,12 +33,8 @@ It also reports each service's series count and scrape time against the timeout.
 				if err != nil {
 					return err
 				}
-				if output == "json" {
-					if err := writeJSON(a.streams.Out, r); err != nil {
-						return err
-					}
-				} else {
-					printDoctor(a.streams.Out, r, all)
+				if err := output.print(a.streams.Out, r, func(w io.Writer) { printDoctor(w, r, all) }); err != nil {
+					return err
 				}
 				if r.Blind > 0 {
 					return exitError{fmt.Errorf("%d checks have no data", r.Blind), ExitFailure}
@@ -50,7 +43,7 @@ It also reports each service's series count and scrape time against the timeout.
 			})
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	addOutputFlag(c, &output)
 	c.Flags().BoolVar(&all, "all", false, "also list the checks that have data")
 	return c
 }

@@ -130,16 +130,13 @@ dashboard, without a restart. llmmon's own dashboards cannot be removed.`,
 }
 
 func newDashboardsCmd(a *app) *cobra.Command {
-	var output string
+	var output output
 	c := &cobra.Command{
 		Use:   "dashboards",
 		Short: "List the imported dashboards (uid, title, file, size)",
 		Example: `  llmmon dashboards
   llmmon dashboards -o json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: use table or json", output)}
-			}
 			s, _, err := a.loadSpec(cmd.Context(), cmd)
 			if err != nil {
 				return err
@@ -148,7 +145,7 @@ func newDashboardsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			if output.JSON() {
 				if list == nil {
 					list = []stack.ImportedDashboard{}
 				}
@@ -166,7 +163,7 @@ func newDashboardsCmd(a *app) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	addOutputFlag(c, &output)
 	return c
 }
 

@@ -185,7 +185,7 @@ func newRemoveTargetCmd(a *app) *cobra.Command {
 }
 
 func newTargetsCmd(a *app) *cobra.Command {
-	var output string
+	var output output
 	c := &cobra.Command{
 		Use:   "targets",
 		Short: "List the model services with their engine and scrape state",
@@ -220,7 +220,7 @@ func newTargetsCmd(a *app) *cobra.Command {
 					rows = append(rows, r)
 				}
 				sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-				if output == "json" {
+				if output.JSON() {
 					return writeJSON(a.streams.Out, rows)
 				}
 				w := tabwriter.NewWriter(a.streams.Out, 0, 4, 2, ' ', 0)
@@ -236,6 +236,6 @@ func newTargetsCmd(a *app) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	addOutputFlag(c, &output)
 	return c
 }

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -167,7 +166,7 @@ type exitError struct {
 func (e exitError) ExitCode() int { return e.code }
 
 func newStatusCmd(a *app) *cobra.Command {
-	var output string
+	var output output
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show components, scrape targets, receivers and firing alerts; exit 1 when anything is unhealthy",
@@ -175,9 +174,6 @@ func newStatusCmd(a *app) *cobra.Command {
   llmmon status -o json | jq '.targets[] | select(.health != "up")'
   llmmon status >/dev/null || echo "monitoring needs attention"   # from cron`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("--output must be table or json, got %q", output)}
-			}
 			s, _, err := a.loadSpec(cmd.Context(), cmd)
 			if err != nil {
 				return err
@@ -187,12 +183,8 @@ func newStatusCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if output == "json" {
-					if err := writeJSON(a.streams.Out, st); err != nil {
-						return err
-					}
-				} else {
-					printStatus(a.streams.Out, st)
+				if err := output.print(a.streams.Out, st, func(w io.Writer) { printStatus(w, st) }); err != nil {
+					return err
 				}
 				if !st.Healthy {
 					return exitError{fmt.Errorf("stack %q is not healthy", s.Name), ExitFailure}
@@ -201,7 +193,7 @@ func newStatusCmd(a *app) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	addOutputFlag(c, &output)
 	return c
 }
 
@@ -263,10 +255,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
