@@ -1,15 +1,9 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"os/exec"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/llmmon/llmmon/stack/gpuexp"
@@ -29,28 +23,12 @@ nvidia_smi_exporter_address at it; llmmon's GPU dashboard, overview and GPU aler
 		Example: `  llmmon gpu-exporter --listen 127.0.0.1:9835
   curl -s 127.0.0.1:9835/metrics | grep nvidia_smi_memory_used_bytes`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := exec.LookPath(smi)
+			srv, err := gpuexp.Listen(listen, smi, timeout)
 			if err != nil {
-				return errors.New("nvidia-smi not found: install the NVIDIA driver, or give its path with --nvidia-smi")
-			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(gpuexp.NewCollector(gpuexp.Command(path), timeout))
-			mux := http.NewServeMux()
-			mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return fmt.Errorf("cannot listen on %s (is another exporter there? choose another with --listen): %w", listen, err)
-			}
-			fmt.Fprintf(a.streams.ErrOut, "Serving GPU metrics from %s on http://%s/metrics\n", path, ln.Addr())
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-cmd.Context().Done()
-				_ = srv.Close()
-			}()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
-			return nil
+			fmt.Fprintf(a.streams.ErrOut, "Serving GPU metrics from %s on http://%s/metrics\n", srv.SMI, srv.Addr)
+			return srv.Serve(cmd.Context())
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:9835", "address to serve /metrics on")

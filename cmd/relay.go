@@ -1,13 +1,8 @@
 package cmd
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,45 +24,12 @@ the spec has a dingtalk or wecom receiver; its configuration (generated from the
 is the file relay/relay.yml of llmmon render. Run it by hand only to debug.`,
 		Example: `  llmmon render -o /tmp/out && llmmon relay --config /tmp/out/relay/relay.yml`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := relay.LoadConfig(config)
-			if err != nil {
+			log := slog.New(slog.NewJSONHandler(a.streams.ErrOut, nil))
+			err := relay.Serve(cmd.Context(), config, listen, relay.WithLogger(log))
+			if errors.Is(err, relay.ErrBadConfig) {
 				return usageError{err}
 			}
-			if listen != "" {
-				cfg.Listen = listen
-			}
-			log := slog.New(slog.NewJSONHandler(a.streams.ErrOut, nil))
-			r, err := relay.New(cfg, relay.WithLogger(log))
-			if err != nil {
-				return err
-			}
-			l, err := net.Listen("tcp", cfg.Listen)
-			if err != nil {
-				return fmt.Errorf("relay cannot listen on %s (%w); stop what holds the port or change internal_ports.relay in the spec", cfg.Listen, err)
-			}
-			srv := &http.Server{Handler: r.Handler(config), ReadHeaderTimeout: 10 * time.Second}
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- r.Run(ctx) }()
-			go func() {
-				<-ctx.Done()
-				sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-				defer c()
-				_ = srv.Shutdown(sctx)
-			}()
-			names := make([]string, 0, len(cfg.Receivers))
-			for _, rc := range cfg.Receivers {
-				names = append(names, rc.Name+" ("+rc.Kind+")")
-			}
-			log.Info("relay listening", "addr", cfg.Listen, "receivers", names)
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				cancel()
-				<-done
-				return err
-			}
-			cancel()
-			return <-done
+			return err
 		},
 	}
 	c.Flags().StringVar(&config, "config", "/etc/llmmon-relay/relay.yml", "relay configuration file")

@@ -3,7 +3,9 @@ package gpuexp
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +142,41 @@ func value(m *dto.Metric) float64 {
 		return m.GetUntyped().GetValue()
 	}
 	return math.NaN()
+}
+
+// TestServer: the exporter serves the readings of the nvidia-smi it was given until its
+// context ends; a missing nvidia-smi and a taken port say what to do.
+func TestServer(t *testing.T) {
+	dir := t.TempDir()
+	smi := filepath.Join(dir, "nvidia-smi")
+	csv := "index, uuid, name, driver_version, pci.bus_id, utilization.gpu [%], memory.used [MiB]\n0, GPU-1, NVIDIA H200, 580.1, 00000000:01:00.0, 42 %, 1024 MiB\n"
+	if err := os.WriteFile(smi, []byte("#!/bin/sh\ncat <<'EOF'\n"+csv+"EOF\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Listen("127.0.0.1:0", smi, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	resp, err := http.Get("http://" + srv.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `nvidia_smi_utilization_gpu_ratio{uuid="1"} 0.42`) {
+		t.Errorf("no utilisation in\n%s", body)
+	}
+	if _, err := Listen(srv.Addr, smi, time.Second); err == nil || !strings.Contains(err.Error(), "choose another with --listen") {
+		t.Errorf("a taken port: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("after its context ended: %v", err)
+	}
+	if _, err := Listen("127.0.0.1:0", filepath.Join(dir, "absent"), time.Second); !errors.Is(err, ErrNoNvidiaSMI) {
+		t.Errorf("no nvidia-smi: %v", err)
+	}
 }
