@@ -19,7 +19,6 @@ import (
 	"github.com/llmmon/llmmon/dashboards"
 	"github.com/llmmon/llmmon/rules"
 	"github.com/llmmon/llmmon/stack"
-	"github.com/llmmon/llmmon/stack/detect"
 	"github.com/llmmon/llmmon/stack/render"
 	"github.com/llmmon/llmmon/stack/spec"
 	"github.com/llmmon/llmmon/templates"
@@ -196,32 +195,21 @@ func (a *app) engine(opts ...stack.Option) *stack.Engine {
 	return stack.New(Assets(), opts...)
 }
 
-// loadSpec reads the spec named by -f. When -f was not given and ./llmmon.yaml does not exist,
-// it builds the zero-config default by probing this host, and says what it found.
+// loadSpec reads the spec named by -f, or the zero-config default when -f was not given and
+// ./llmmon.yaml does not exist, and says what the default found.
 func (a *app) loadSpec(ctx context.Context, cmd *cobra.Command) (*spec.Spec, *spec.Source, error) {
-	explicit := cmd.Flags().Changed("file")
-	if !explicit {
-		if _, err := os.Stat(a.flags.file); errors.Is(err, os.ErrNotExist) {
-			s, notes := detect.Default(ctx)
-			fmt.Fprintf(a.streams.ErrOut, "No %s here: using the zero-config default (this host", spec.DefaultFile)
-			if len(s.Targets) > 0 {
-				fmt.Fprintf(a.streams.ErrOut, " and %d LLM server(s)", len(s.Targets))
-			}
-			fmt.Fprintln(a.streams.ErrOut, "). `llmmon init` writes it as a spec to edit.")
-			for _, n := range notes {
-				fmt.Fprintf(a.streams.ErrOut, "  - %s\n", n)
-			}
-			s.ApplyDefaults()
-			if err := s.Validate(nil); err != nil {
-				return nil, nil, err
-			}
-			return s, nil, nil
+	s, src, zc, err := stack.LoadSpec(ctx, stack.LoadOptions{Path: a.flags.file, Explicit: cmd.Flags().Changed("file"), IgnoreUnsetSecrets: a.noSecrets})
+	if zc != nil {
+		fmt.Fprintf(a.streams.ErrOut, "No %s here: using the zero-config default (this host", spec.DefaultFile)
+		if zc.Targets > 0 {
+			fmt.Fprintf(a.streams.ErrOut, " and %d LLM server(s)", zc.Targets)
+		}
+		fmt.Fprintln(a.streams.ErrOut, "). `llmmon init` writes it as a spec to edit.")
+		for _, n := range zc.Notes {
+			fmt.Fprintf(a.streams.ErrOut, "  - %s\n", n)
 		}
 	}
-	if a.noSecrets {
-		return spec.LoadIgnoringUnsetSecrets(a.flags.file, os.LookupEnv)
-	}
-	return spec.Load(a.flags.file, os.LookupEnv)
+	return s, src, err
 }
 
 // withoutSecrets marks a command that never uses a secret (down, status, logs, targets, alert
