@@ -3,13 +3,12 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime/debug"
+	"sort"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
-	"github.com/llmmon/llmmon/stack/detect"
+	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
@@ -67,36 +66,30 @@ HELP texts, and writes it with --accept.`,
 		Example: `  llmmon init && $EDITOR llmmon.yaml && llmmon up`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := a.flags.file
-			if _, err := os.Stat(path); err == nil && !force {
-				return usageError{fmt.Errorf("%s already exists; use --force to overwrite it", path)}
-			} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
+			res, err := stack.Init(cmd.Context(), path, stack.InitOptions{Force: force, Accept: accept})
+			if errors.Is(err, stack.ErrExists) {
+				return usageError{err}
 			}
-			s, notes, proposals := detect.DefaultWithProposals(cmd.Context())
-			for _, n := range notes {
-				fmt.Fprintf(a.streams.ErrOut, "  - %s\n", n)
-			}
-			for i, t := range s.Targets {
-				p := proposals[t.Name]
-				if p == nil {
-					continue
-				}
-				if p.Standard == "" {
-					fmt.Fprintf(a.streams.ErrOut, "%s serves metrics of no known engine. ", t.Name)
-				}
-				printProposal(a.streams.ErrOut, p)
-				if accept || p.Standard != "" {
-					s.Targets[i].Metrics = p.Metrics
-				} else {
-					fmt.Fprintln(a.streams.ErrOut, "Not written: run `llmmon init --accept` to write it, or map its metrics by hand.")
-				}
-			}
-			data, err := initSpec(s)
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				return fmt.Errorf("write %s: %w", path, err)
+			for _, n := range res.Notes {
+				fmt.Fprintf(a.streams.ErrOut, "  - %s\n", n)
+			}
+			names := make([]string, 0, len(res.Proposals))
+			for n := range res.Proposals {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				p := res.Proposals[n]
+				if p.Standard == "" {
+					fmt.Fprintf(a.streams.ErrOut, "%s serves metrics of no known engine. ", n)
+				}
+				printProposal(a.streams.ErrOut, p)
+				if !res.Written[n] {
+					fmt.Fprintln(a.streams.ErrOut, "Not written: run `llmmon init --accept` to write it, or map its metrics by hand.")
+				}
 			}
 			fmt.Fprintf(a.streams.ErrOut, "Wrote %s. Edit it, then run `llmmon up`.\n", path)
 			return nil
@@ -105,45 +98,4 @@ HELP texts, and writes it with --accept.`,
 	c.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
 	c.Flags().BoolVar(&accept, "accept", false, "write the metrics mapping proposed for apps of no known engine")
 	return c
-}
-
-func initSpec(s *spec.Spec) ([]byte, error) {
-	targets := []byte("targets: []\n")
-	if len(s.Targets) > 0 {
-		var err error
-		targets, err = yaml.Marshal(map[string]any{"targets": s.Targets})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return []byte(`# llmmon spec, written by ` + "`llmmon init`" + `. Every field is optional except targets[].name and url.
-# The full reference with every field: llmmon schema, or the README.
-name: llmmon
-bind: 127.0.0.1        # where the web UIs listen; 0.0.0.0 opens them to the network
-language: en           # alert texts: en or zh
-timezone: UTC          # e.g. Asia/Shanghai
-gpu: auto              # dcgm-exporter when an NVIDIA GPU is present
-
-# Model services to watch. engine: vllm, sglang, tgi, llamacpp, triton, lmdeploy, custom or auto.
-` + string(targets) + `
-alerts:
-  thresholds:
-    error_rate_percent: 5
-    ttft_p95: 2s
-
-# Who to notify. Secrets come from the environment (${VAR}) or files (*_file), never this file.
-notify:
-  receivers: []
-  #  - name: oncall
-  #    email:
-  #      to: [oncall@example.com]
-  #      from: llmmon@example.com
-  #      smarthost: smtp.example.com:587
-  #      username: llmmon@example.com
-  #      password: ${SMTP_PASSWORD}
-  #  - name: team-chat
-  #    dingtalk:
-  #      url: ${DINGTALK_WEBHOOK}
-  #      secret: ${DINGTALK_SECRET}
-`), nil
 }
