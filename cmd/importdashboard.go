@@ -3,7 +3,6 @@ package cmd
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -82,101 +81,6 @@ folder "Imported"; llmmon remove-dashboard removes one.`, dashimport.MaxSize>>20
 	c.Flags().StringVar(&folder, "folder", "Imported", "Grafana folder title")
 	_ = c.Flags().MarkDeprecated("folder", "imported dashboards are provisioned from files, into the folder \"Imported\"")
 	return c
-}
-
-func newRemoveDashboardCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "remove-dashboard UID|TITLE|FILE",
-		Short: "Remove an imported dashboard from the data directory and from the running Grafana",
-		Long: `remove-dashboard removes a dashboard added with import-dashboard, named by its uid, its title or
-its file in DATA_DIR/dashboards/imported (llmmon dashboards lists them): the file is deleted from
-the data directory and from the running Grafana, which reloads its provisioning and drops the
-dashboard, without a restart. llmmon's own dashboards cannot be removed.`,
-		Example: `  llmmon dashboards
-  llmmon remove-dashboard vllm-grafana
-  llmmon remove-dashboard "NVIDIA DCGM Exporter Dashboard"`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
-				return usageError{fmt.Errorf("remove-dashboard takes one imported dashboard: its uid, title or file (llmmon dashboards lists them)")}
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, _, err := a.loadSpec(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			return a.withRuntime(cmd, func(e *stack.Engine) error {
-				res, err := e.RemoveDashboard(cmd.Context(), s, args[0])
-				if err != nil {
-					return err
-				}
-				w := a.streams.ErrOut
-				fmt.Fprintf(w, "Removed %q (uid %s): %s deleted.\n", res.Title, res.UID, res.File)
-				switch {
-				case res.Removed:
-					fmt.Fprintln(w, "Removed from the running Grafana (no restart).")
-				case res.Note != "":
-					fmt.Fprintf(w, "Grafana: %s.\n", res.Note)
-				case res.Running:
-					fmt.Fprintln(w, "Deleted from the running Grafana's files.")
-				default:
-					fmt.Fprintln(w, "The stack is not running: Grafana no longer gets it at the next `llmmon up`.")
-				}
-				return nil
-			})
-		},
-	}
-}
-
-func newDashboardsCmd(a *app) *cobra.Command {
-	var output output
-	c := &cobra.Command{
-		Use:   "dashboards",
-		Short: "List the imported dashboards (uid, title, file, size)",
-		Example: `  llmmon dashboards
-  llmmon dashboards -o json`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := a.loadSpec(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			list, err := a.engine().Dashboards(s)
-			if err != nil {
-				return err
-			}
-			if output.JSON() {
-				if list == nil {
-					list = []stack.ImportedDashboard{}
-				}
-				return writeJSON(a.streams.Out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(a.streams.ErrOut, "No dashboard is imported; llmmon import-dashboard adds one.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "UID\tTITLE\tFILE\tSIZE")
-			for _, d := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dash(d.UID), dash(d.Title), d.File, size(d.Size))
-			}
-			return tw.Flush()
-		},
-	}
-	addOutputFlag(c, &output)
-	return c
-}
-
-// size writes a byte count for people: 812 B, 36 KiB, 1.2 MiB.
-func size(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%d KiB", (n+1<<9)>>10)
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-
 }
 
 // grafanaPasswordUnavailable says why the spec's Grafana admin password is not at hand (a

@@ -3,55 +3,12 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sort"
 
 	"github.com/spf13/cobra"
 
 	"github.com/llmmon/llmmon/stack"
-	"github.com/llmmon/llmmon/stack/spec"
 )
-
-func newSchemaCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "schema",
-		Short: "Print the JSON Schema of the spec, for editor completion and checking",
-		Example: `  llmmon schema > llmmon.schema.json
-  # then, at the top of llmmon.yaml (VS Code YAML extension):
-  # yaml-language-server: $schema=./llmmon.schema.json`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := spec.Schema()
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(a.streams.Out, "%s\n", data)
-			return err
-		},
-	}
-}
-
-func newVersionCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print llmmon's version and the image versions it runs",
-		Example: `  llmmon version`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := Version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-				v = bi.Main.Version
-			}
-			w := a.streams.Out
-			fmt.Fprintf(w, "llmmon %s\n", v)
-			s := &spec.Spec{}
-			s.ApplyDefaults()
-			for _, c := range []string{"prometheus", "alertmanager", "grafana", "node-exporter", "dcgm-exporter"} {
-				fmt.Fprintf(w, "  %-14s %s\n", c, s.Image(c))
-			}
-			fmt.Fprintf(w, "  %-14s %s\n", "relay", "llmmon-relay, built locally from this binary (DingTalk and WeCom receivers)")
-			return nil
-		},
-	}
-}
 
 func newInitCmd(a *app) *cobra.Command {
 	var force, accept bool

@@ -1,0 +1,104 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/llmmon/llmmon/stack"
+)
+
+func newStatusCmd(a *app) *cobra.Command {
+	var output output
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show components, scrape targets, receivers and firing alerts; exit 1 when anything is unhealthy",
+		Example: `  llmmon status
+  llmmon status -o json | jq '.targets[] | select(.health != "up")'
+  llmmon status >/dev/null || echo "monitoring needs attention"   # from cron`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			return a.withRuntime(cmd, func(e *stack.Engine) error {
+				st, err := e.Status(cmd.Context(), s)
+				if err != nil {
+					return err
+				}
+				if err := output.print(a.streams.Out, st, func(w io.Writer) { printStatus(w, st) }); err != nil {
+					return err
+				}
+				if !st.Healthy {
+					return exitError{fmt.Errorf("stack %q is not healthy", s.Name), ExitFailure}
+				}
+				return nil
+			})
+		},
+	}
+	addOutputFlag(c, &output)
+	return c
+}
+
+func printStatus(out io.Writer, st *stack.Status) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "COMPONENT\tSTATE\tHEALTH\tUPTIME\tRESTARTS\tADDRESS\tIMAGE")
+	for _, c := range st.Components {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Component, c.State, c.Health, dash(c.Uptime), c.RestartCount, c.Address, c.Image)
+	}
+	w.Flush()
+	fmt.Fprintln(out)
+	if st.TargetsError != "" {
+		fmt.Fprintf(out, "Targets: %s.\n\n", st.TargetsError)
+	} else {
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "JOB\tTARGET\tINSTANCE\tHEALTH\tLAST ERROR")
+		for _, t := range st.Targets {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Job, dash(t.Target), t.Instance, t.Health, dash(t.LastError))
+		}
+		w.Flush()
+		fmt.Fprintln(out)
+	}
+	if len(st.Blind) > 0 {
+		fmt.Fprintf(out, "Blind: %s %s up but feed no llmmon series, so their dashboards show only \"up\"; `llmmon doctor` says why.\n\n",
+			strings.Join(st.Blind, ", "), map[bool]string{true: "is", false: "are"}[len(st.Blind) == 1])
+	}
+	if st.GPU != "" {
+		fmt.Fprintf(out, "GPU metrics: %s.\n\n", st.GPU)
+	}
+	if st.ReceiversError != "" {
+		fmt.Fprintf(out, "Receivers: %s.\n\n", st.ReceiversError)
+	} else if len(st.Receivers) > 0 {
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "RECEIVER\tKIND\tSENT\tFAILED\tPENDING\tLAST ERROR")
+		for _, r := range st.Receivers {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\n", r.Name, r.Kind, r.Sent, r.Failed, r.Pending, dash(r.LastError))
+		}
+		w.Flush()
+		fmt.Fprintln(out)
+	}
+	if st.AlertsError != "" {
+		fmt.Fprintf(out, "Alerts: %s.\n", st.AlertsError)
+		return
+	}
+	if len(st.Alerts) == 0 {
+		fmt.Fprintln(out, "No alerts firing.")
+		return
+	}
+	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ALERT\tSTATE\tSEVERITY\tTARGET\tSUMMARY")
+	for _, a := range st.Alerts {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.State, a.Severity, dash(a.Target), a.Summary)
+	}
+	w.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
