@@ -1,8 +1,9 @@
 // Package check validates a rendered bundle with the upstream projects' own code: every PromQL
 // expression in rules and dashboards is parsed with Prometheus' parser, rule files are loaded
-// with Prometheus' rulefmt, alertmanager.yml with Alertmanager's config package and the
-// notification templates with Alertmanager's template package. Each problem names the rule,
-// panel or file it comes from.
+// with Prometheus' rulefmt, alertmanager.yml with Alertmanager's config package, the
+// notification templates with Alertmanager's template package, and every dashboard is decoded
+// strictly and validated with the Grafana Foundation SDK, which models Grafana's current
+// dashboard schema. Each problem names the rule, panel or file it comes from.
 package check
 
 import (
@@ -64,6 +65,7 @@ func Bundle(b *render.Bundle) error {
 			ps = append(ps, RuleFile(p, f.Data)...)
 		case strings.HasPrefix(p, "grafana/dashboards/") && strings.HasSuffix(p, ".json"):
 			ps = append(ps, Dashboard(p, f.Data)...)
+			ps = append(ps, DashboardSchema(p, f.Data)...)
 		case p == "alertmanager/alertmanager.yml":
 			if _, err := amconfig.Load(string(f.Data)); err != nil {
 				ps = append(ps, Problem{Where: p, Msg: err.Error()})

@@ -9,7 +9,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/grafana-tools/sdk"
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 	"gopkg.in/yaml.v3"
 
 	"github.com/llmmon/llmmon/stack/spec"
@@ -92,8 +98,9 @@ func LoadDashboardDefs(dashboards fs.FS) ([]DashboardDef, error) {
 	return out, nil
 }
 
-func datasourceRef() map[string]string {
-	return map[string]string{"type": "prometheus", "uid": DatasourceUID}
+// datasourceRef is llmmon's Prometheus datasource, the only one a dashboard refers to.
+func datasourceRef() common.DataSourceRef {
+	return common.DataSourceRef{Type: ptr("prometheus"), Uid: ptr(DatasourceUID)}
 }
 
 func renderDashboards(s *spec.Spec, dashboards fs.FS) (*renderedDashboards, error) {
@@ -127,40 +134,44 @@ func renderDashboards(s *spec.Spec, dashboards fs.FS) (*renderedDashboards, erro
 	return out, nil
 }
 
-// BuildBoard turns a definition into a Grafana dashboard bound to llmmon's datasource uid.
-func BuildBoard(d DashboardDef) (*sdk.Board, error) {
-	b := sdk.NewBoard(d.Title)
-	b.ID = 0
-	b.UID = d.UID
-	b.Slug = ""
-	b.Tags = append([]string{}, d.Tags...)
-	b.Editable = true
-	b.Timezone = "browser"
-	b.SchemaVersion = 39
-	b.Version = 1
-	b.Time = sdk.Time{From: "now-3h", To: "now"}
-	refresh := sdk.BoolString{Flag: true, Value: "30s"}
-	b.Refresh = &refresh
-	b.Timepicker.RefreshIntervals = []string{"10s", "30s", "1m", "5m", "15m"}
-	b.Timepicker.TimeOptions = []string{}
-	b.Rows = nil
-	b.Links = []sdk.Link{{Title: "llmmon", Type: "dashboards", Tags: []string{"llmmon"}, AsDropdown: ptr(true), IncludeVars: true, KeepTime: ptr(true)}}
-	b.Annotations.List = []sdk.Annotation{}
+// BuildBoard turns a definition into a Grafana dashboard bound to llmmon's datasource uid. It
+// is built with the Grafana Foundation SDK, which models Grafana's current dashboard schema
+// (its schemaVersion included), so Grafana serves the JSON as it is, without migrating it.
+func BuildBoard(d DashboardDef) (*dashboard.Dashboard, error) {
+	b := dashboard.NewDashboardBuilder(d.Title).
+		Uid(d.UID).
+		Tags(append([]string{}, d.Tags...)).
+		Editable().
+		Timezone("browser").
+		Version(1).
+		Time("now-3h", "now").
+		Refresh("30s").
+		Timepicker(dashboard.NewTimePickerBuilder().RefreshIntervals([]string{"10s", "30s", "1m", "5m", "15m"})).
+		Link(dashboard.NewDashboardLinkBuilder("llmmon").
+			Type(dashboard.DashboardLinkTypeDashboards).
+			Tags([]string{"llmmon"}).
+			AsDropdown(true).
+			IncludeVars(true).
+			KeepTime(true).
+			TargetBlank(false).
+			Icon("external link").
+			Tooltip(""))
 	for _, v := range d.Variables {
-		b.Templating.List = append(b.Templating.List, sdk.TemplateVar{
-			Name:       v.Name,
-			Label:      v.Label,
-			Type:       "query",
-			Datasource: datasourceRef(),
-			Refresh:    sdk.BoolInt{Flag: true, Value: ptr(int64(2))},
-			Query:      map[string]string{"query": v.Query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-			IncludeAll: true,
-			AllValue:   ".*",
-			Multi:      true,
-			Sort:       1,
-			Options:    []sdk.Option{},
-			Current:    sdk.Current{Text: &sdk.StringSliceString{Value: []string{"All"}, Valid: true}, Value: []string{"$__all"}},
-		})
+		b.WithVariable(dashboard.NewQueryVariableBuilder(v.Name).
+			Label(v.Label).
+			Datasource(datasourceRef()).
+			Query(dashboard.StringOrMap{Map: map[string]any{"query": v.Query, "refId": "PrometheusVariableQueryEditor-VariableQuery"}}).
+			Definition(v.Query).
+			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+			IncludeAll(true).
+			AllValue(".*").
+			Multi(true).
+			Sort(dashboard.VariableSortAlphabeticalAsc).
+			Options([]dashboard.VariableOption{}).
+			Current(dashboard.VariableOption{
+				Text:  dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
+				Value: dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}},
+			}))
 	}
 	x, y, rowH := 0, 0, 0
 	for i, p := range d.Panels {
@@ -181,87 +192,128 @@ func BuildBoard(d DashboardDef) (*sdk.Board, error) {
 			x, y = 0, y+rowH
 			rowH = 0
 		}
-		panel, err := buildPanel(p)
+		// Only the first panel sits at (0,0), which is where WithPanel puts a panel without a
+		// position; every other keeps the position given here.
+		pos := dashboard.GridPos{X: uint32(x), Y: uint32(y), W: uint32(w), H: uint32(h)}
+		panel, err := buildPanel(p, uint32(i+1), pos)
 		if err != nil {
 			return nil, fmt.Errorf("panel %s: %w", p.Key, err)
 		}
-		panel.ID = uint(i + 1)
-		panel.GridPos.X, panel.GridPos.Y, panel.GridPos.W, panel.GridPos.H = ptr(x), ptr(y), ptr(w), ptr(h)
-		b.Panels = append(b.Panels, panel)
+		b.WithPanel(panel)
 		x += w
 		rowH = max(rowH, h)
 	}
-	return b, nil
+	board, err := b.Build()
+	if err != nil {
+		return nil, err
+	}
+	dropSDKDefaults(&board)
+	return &board, nil
 }
 
-func buildPanel(p PanelDef) (*sdk.Panel, error) {
+// dropSDKDefaults removes the defaults the SDK's constructors fill in that do not apply here:
+// the link's placement "inControlsMenu" (it would move the link out of the dashboard's header
+// into the controls menu), the interval-variable fields auto, auto_min and auto_count on query
+// variables, and repeatDirection on panels that do not repeat.
+func dropSDKDefaults(board *dashboard.Dashboard) {
+	for i := range board.Links {
+		board.Links[i].Placement = nil
+	}
+	for i := range board.Templating.List {
+		if v := &board.Templating.List[i]; v.Type == dashboard.VariableTypeQuery {
+			v.Auto, v.AutoMin, v.AutoCount = nil, nil, nil
+		}
+	}
+	for _, p := range board.Panels {
+		if p.Panel != nil && p.Panel.Repeat == nil {
+			p.Panel.RepeatDirection = nil
+		}
+	}
+}
+
+func buildPanel(p PanelDef, id uint32, pos dashboard.GridPos) (cog.Builder[dashboard.Panel], error) {
 	unit := p.Unit
 	if unit == "" {
 		unit = "short"
 	}
-	steps := []sdk.ThresholdStep{{Color: "green"}}
+	steps := []dashboard.Threshold{{Color: "green"}}
 	if len(p.Thresholds) > 0 {
 		steps = nil
 		for _, t := range p.Thresholds {
-			steps = append(steps, sdk.ThresholdStep{Color: t.Color, Value: t.Value})
+			steps = append(steps, dashboard.Threshold{Color: t.Color, Value: t.Value})
 		}
 	}
-	var targets []sdk.Target
+	thresholds := dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(steps)
+	var targets []cog.Builder[variants.Dataquery]
 	for i, q := range p.Queries {
-		targets = append(targets, sdk.Target{
-			RefID:        string(rune('A' + i)),
-			Datasource:   datasourceRef(),
-			Expr:         strings.TrimSpace(q.Expr),
-			LegendFormat: q.Legend,
-			Interval:     "",
-		})
+		targets = append(targets, prometheus.NewDataqueryBuilder().
+			RefId(string(rune('A'+i))).
+			Datasource(datasourceRef()).
+			Expr(strings.TrimSpace(q.Expr)).
+			LegendFormat(q.Legend))
 	}
-	desc := p.Description
 	switch p.Type {
 	case "timeseries", "":
-		panel := sdk.NewTimeseries(p.Title)
-		panel.IsNew = false
-		panel.Span = 0
-		panel.Datasource = datasourceRef()
-		panel.Description = &desc
-		panel.TimeseriesPanel.Targets = targets
-		fc := &panel.TimeseriesPanel.FieldConfig.Defaults
-		fc.Unit = unit
-		fc.Min, fc.Max = p.Min, p.Max
-		fc.Thresholds = sdk.Thresholds{Mode: "absolute", Steps: steps}
-		fc.Custom.DrawStyle = "line"
-		fc.Custom.LineWidth = 1
-		fc.Custom.FillOpacity = 10
-		fc.Custom.ShowPoints = "never"
-		fc.Custom.LineInterpolation = "linear"
-		fc.Custom.GradientMode = "none"
-		fc.Custom.AxisPlacement = "auto"
+		panel := timeseries.NewPanelBuilder().
+			Id(id).
+			Title(p.Title).
+			Description(p.Description).
+			Datasource(datasourceRef()).
+			GridPos(pos).
+			Targets(targets).
+			Unit(unit).
+			Thresholds(thresholds).
+			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdPaletteClassic)).
+			DrawStyle(common.GraphDrawStyleLine).
+			LineWidth(1).
+			FillOpacity(10).
+			ShowPoints(common.VisibilityModeNever).
+			LineInterpolation(common.LineInterpolationLinear).
+			GradientMode(common.GraphGradientModeNone).
+			AxisPlacement(common.AxisPlacementAuto).
+			Legend(common.NewVizLegendOptionsBuilder().
+				Calcs([]string{"lastNotNull", "max"}).
+				DisplayMode(common.LegendDisplayModeTable).
+				Placement(common.LegendPlacementBottom).
+				ShowLegend(true)).
+			Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderNone))
+		style := common.GraphThresholdsStyleModeOff
 		if len(p.Thresholds) > 0 {
-			fc.Custom.ThresholdsStyle.Mode = "line"
+			style = common.GraphThresholdsStyleModeLine
 		}
-		panel.TimeseriesPanel.Options.Legend = sdk.TimeseriesLegendOptions{Calcs: []string{"lastNotNull", "max"}, DisplayMode: "table", Placement: "bottom"}
-		panel.TimeseriesPanel.Options.Tooltip.Mode = "multi"
+		panel.ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(style))
+		if p.Min != nil {
+			panel.Min(*p.Min)
+		}
+		if p.Max != nil {
+			panel.Max(*p.Max)
+		}
 		return panel, nil
 	case "stat":
-		panel := sdk.NewCustom(p.Title)
-		panel.IsNew = false
-		panel.Type = "stat"
-		panel.Datasource = datasourceRef()
-		panel.Description = &desc
-		(*panel.CustomPanel)["targets"] = targets
-		(*panel.CustomPanel)["fieldConfig"] = map[string]any{
-			"defaults": map[string]any{
-				"unit":       unit,
-				"thresholds": sdk.Thresholds{Mode: "absolute", Steps: steps},
-				"color":      map[string]string{"mode": "thresholds"},
-			},
-			"overrides": []any{},
+		panel := stat.NewPanelBuilder().
+			Id(id).
+			Title(p.Title).
+			Description(p.Description).
+			Datasource(datasourceRef()).
+			GridPos(pos).
+			Targets(targets).
+			Unit(unit).
+			Thresholds(thresholds).
+			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+			ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Fields("").Values(false)).
+			ColorMode(common.BigValueColorModeBackground).
+			GraphMode(common.BigValueGraphModeArea).
+			TextMode(common.BigValueTextModeAuto).
+			JustifyMode(common.BigValueJustifyModeAuto).
+			Orientation(common.VizOrientationAuto).
+			WideLayout(true).
+			ShowPercentChange(false).
+			PercentChangeColorMode(common.PercentChangeColorModeStandard)
+		if p.Min != nil {
+			panel.Min(*p.Min)
 		}
-		(*panel.CustomPanel)["options"] = map[string]any{
-			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false},
-			"colorMode":     "background",
-			"graphMode":     "area",
-			"textMode":      "auto",
+		if p.Max != nil {
+			panel.Max(*p.Max)
 		}
 		return panel, nil
 	}

@@ -160,6 +160,23 @@ func TestDashboardPanelsHaveDescriptionAndUnit(t *testing.T) {
 	}
 }
 
+// TestDashboardsFollowGrafanaSchema: every dashboard llmmon generates decodes strictly with the
+// Grafana Foundation SDK (no field the current schema lacks, none it requires left out, every
+// value of its type, panel options and Prometheus queries included), passes the SDK's
+// validation, and declares the current schemaVersion, so Grafana serves it as it is, with
+// nothing to migrate. The dashboards do not depend on the spec: one render covers them all.
+func TestDashboardsFollowGrafanaSchema(t *testing.T) {
+	rendered := renderedDashboards(t)
+	for _, uid := range sortedKeys(rendered) {
+		for _, p := range check.DashboardSchema(uid+".json", rendered[uid]) {
+			t.Error(p)
+		}
+		if r, err := check.InspectDashboard(rendered[uid]); err == nil && r.SchemaVersion != check.DashboardSchemaVersion {
+			t.Errorf("%s: schemaVersion %d, want %d", uid, r.SchemaVersion, check.DashboardSchemaVersion)
+		}
+	}
+}
+
 // walkDatasources calls visit for the value of every "datasource" key anywhere in a JSON tree.
 func walkDatasources(v any, path string, visit func(path string, ds any)) {
 	switch x := v.(type) {
