@@ -7,24 +7,25 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/pkg/stdcopy"
-	"github.com/docker/go-connections/nat"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
 
 // projectFilter selects the objects carrying LabelProject=project.
-func projectFilter(project string) filters.Args {
-	return filters.NewArgs(filters.Arg("label", runtime.LabelProject+"="+project))
+func projectFilter(project string) client.Filters {
+	return make(client.Filters).Add("label", runtime.LabelProject+"="+project)
 }
 
 // requireProject rejects labels without LabelProject: an object created without it could never
@@ -39,12 +40,12 @@ func requireProject(kind, name string, labels map[string]string) error {
 // ListContainers returns every container, running or not, carrying LabelProject=project, sorted
 // by name.
 func (d *Docker) ListContainers(ctx context.Context, project string) ([]runtime.Container, error) {
-	list, err := d.api.ContainerList(ctx, container.ListOptions{All: true, Filters: projectFilter(project)})
+	list, err := d.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
 	if err != nil {
 		return nil, d.wrap(err, "list containers of project %s", project)
 	}
-	out := make([]runtime.Container, 0, len(list))
-	for _, s := range list {
+	out := make([]runtime.Container, 0, len(list.Items))
+	for _, s := range list.Items {
 		// The list lacks the start time, restart count and exit code: inspect each one.
 		c, err := d.InspectContainer(ctx, s.ID)
 		if errors.Is(err, runtime.ErrNotFound) {
@@ -61,26 +62,25 @@ func (d *Docker) ListContainers(ctx context.Context, project string) ([]runtime.
 
 // InspectContainer returns one container by id or name.
 func (d *Docker) InspectContainer(ctx context.Context, id string) (runtime.Container, error) {
-	resp, err := d.api.ContainerInspect(ctx, id)
+	resp, err := d.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return runtime.Container{}, d.wrap(err, "inspect container %s", short(id))
 	}
-	return fromInspect(resp), nil
+	return fromInspect(resp.Container), nil
 }
 
 func fromInspect(resp container.InspectResponse) runtime.Container {
-	var c runtime.Container
-	if b := resp.ContainerJSONBase; b != nil {
-		c.ID = b.ID
-		c.Name = strings.TrimPrefix(b.Name, "/")
-		c.RestartCount = b.RestartCount
-		if s := b.State; s != nil {
-			c.State = string(s.Status)
-			c.Running = s.Running
-			c.ExitCode = s.ExitCode
-			if t, err := time.Parse(time.RFC3339Nano, s.StartedAt); err == nil && t.Year() > 1 {
-				c.StartedAt = t
-			}
+	c := runtime.Container{
+		ID:           resp.ID,
+		Name:         strings.TrimPrefix(resp.Name, "/"),
+		RestartCount: resp.RestartCount,
+	}
+	if s := resp.State; s != nil {
+		c.State = string(s.Status)
+		c.Running = s.Running
+		c.ExitCode = s.ExitCode
+		if t, err := time.Parse(time.RFC3339Nano, s.StartedAt); err == nil && t.Year() > 1 {
+			c.StartedAt = t
 		}
 	}
 	if cfg := resp.Config; cfg != nil {
@@ -96,10 +96,13 @@ func (d *Docker) CreateContainer(ctx context.Context, spec runtime.ContainerSpec
 	if err := requireProject("container", spec.Name, spec.Labels); err != nil {
 		return "", err
 	}
-	cfg, host := toCreateRequest(spec)
-	resp, err := d.api.ContainerCreate(ctx, cfg, host, nil, nil, spec.Name)
+	what := fmt.Sprintf("create container %s", displayName(spec))
+	cfg, host, err := toCreateRequest(spec)
 	if err != nil {
-		what := fmt.Sprintf("create container %s", displayName(spec))
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	resp, err := d.api.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: spec.Name})
+	if err != nil {
 		if cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "no such image") {
 			return "", fmt.Errorf("%s: %w: %w", what, runtime.ErrImageNotFound, err)
 		}
@@ -125,8 +128,9 @@ func displayName(spec runtime.ContainerSpec) string {
 }
 
 // toCreateRequest maps a ContainerSpec onto the bodies of a container create request (the
-// networking body is not needed: NetworkMode names the one network a container joins).
-func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig) {
+// networking body is not needed: NetworkMode names the one network a container joins). It fails
+// only on a port number or host address that the request cannot carry.
+func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig, error) {
 	cfg := &container.Config{
 		Image:  spec.Image,
 		Cmd:    spec.Cmd,
@@ -162,16 +166,25 @@ func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.
 	if spec.Network == "host" {
 		// Host networking publishes nothing: the container uses the host's ports directly.
 		host.NetworkMode = "host"
-		return cfg, host
+		return cfg, host, nil
 	}
 	if len(spec.Ports) > 0 {
-		cfg.ExposedPorts = nat.PortSet{}
-		host.PortBindings = nat.PortMap{}
+		cfg.ExposedPorts = network.PortSet{}
+		host.PortBindings = network.PortMap{}
 		for _, p := range spec.Ports {
-			port := nat.Port(strconv.Itoa(p.ContainerPort) + "/tcp")
+			port, err := network.ParsePort(strconv.Itoa(p.ContainerPort) + "/tcp")
+			if err != nil {
+				return nil, nil, err
+			}
+			var hostIP netip.Addr // the zero address: every interface
+			if p.HostIP != "" {
+				if hostIP, err = netip.ParseAddr(p.HostIP); err != nil {
+					return nil, nil, fmt.Errorf("invalid host IP %q for port %d: %w", p.HostIP, p.ContainerPort, err)
+				}
+			}
 			cfg.ExposedPorts[port] = struct{}{}
-			host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{
-				HostIP:   p.HostIP,
+			host.PortBindings[port] = append(host.PortBindings[port], network.PortBinding{
+				HostIP:   hostIP,
 				HostPort: strconv.Itoa(p.HostPort),
 			})
 		}
@@ -179,13 +192,13 @@ func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.
 	if spec.Network != "" {
 		host.NetworkMode = container.NetworkMode(spec.Network)
 	}
-	return cfg, host
+	return cfg, host, nil
 }
 
 // StartContainer starts a created or stopped container. A host port that is already taken is
 // reported as runtime.ErrPortInUse.
 func (d *Docker) StartContainer(ctx context.Context, id string) error {
-	err := d.api.ContainerStart(ctx, id, container.StartOptions{})
+	_, err := d.api.ContainerStart(ctx, id, client.ContainerStartOptions{})
 	if err != nil && isPortInUse(err) {
 		return fmt.Errorf("start container %s: %w: %w", short(id), runtime.ErrPortInUse, err)
 	}
@@ -196,7 +209,7 @@ func (d *Docker) StartContainer(ctx context.Context, id string) error {
 // DefaultStopTimeout when unset), then removes it, keeping its volumes. A missing container is
 // not an error.
 func (d *Docker) RemoveContainer(ctx context.Context, id string) error {
-	resp, err := d.api.ContainerInspect(ctx, id)
+	resp, err := d.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if cerrdefs.IsNotFound(err) {
 		return nil
 	}
@@ -204,13 +217,13 @@ func (d *Docker) RemoveContainer(ctx context.Context, id string) error {
 		return d.wrap(err, "inspect container %s", short(id))
 	}
 	grace := int(DefaultStopTimeout / time.Second)
-	if resp.Config != nil && resp.Config.StopTimeout != nil {
-		grace = *resp.Config.StopTimeout
+	if cfg := resp.Container.Config; cfg != nil && cfg.StopTimeout != nil {
+		grace = *cfg.StopTimeout
 	}
-	if err := d.api.ContainerStop(ctx, id, container.StopOptions{Timeout: &grace}); err != nil && !cerrdefs.IsNotFound(err) {
+	if _, err := d.api.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &grace}); err != nil && !cerrdefs.IsNotFound(err) {
 		return d.wrap(err, "stop container %s", short(id))
 	}
-	err = d.api.ContainerRemove(ctx, id, container.RemoveOptions{RemoveVolumes: false, Force: true})
+	_, err = d.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{RemoveVolumes: false, Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return d.wrap(err, "remove container %s", short(id))
 	}
@@ -219,16 +232,16 @@ func (d *Docker) RemoveContainer(ctx context.Context, id string) error {
 
 // Logs returns the last n lines (all when n <= 0) of the container's stdout and stderr.
 func (d *Docker) Logs(ctx context.Context, id string, n int) (string, error) {
-	resp, err := d.api.ContainerInspect(ctx, id)
+	resp, err := d.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return "", d.wrap(err, "inspect container %s", short(id))
 	}
-	tty := resp.Config != nil && resp.Config.Tty
+	tty := resp.Container.Config != nil && resp.Container.Config.Tty
 	tail := "all"
 	if n > 0 {
 		tail = strconv.Itoa(n)
 	}
-	rc, err := d.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: tail})
+	rc, err := d.api.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: tail})
 	if err != nil {
 		return "", d.wrap(err, "read logs of container %s", short(id))
 	}
@@ -257,7 +270,7 @@ func readStream(r io.Reader, tty bool) (string, error) {
 // its combined stdout and stderr and its exit code. RemoveFiles uses it.
 func (d *Docker) execAs(ctx context.Context, id, user string, cmd []string) (string, int, error) {
 	what := fmt.Sprintf("exec %q in container %s", strings.Join(cmd, " "), short(id))
-	created, err := d.api.ContainerExecCreate(ctx, id, container.ExecOptions{
+	created, err := d.api.ExecCreate(ctx, id, client.ExecCreateOptions{
 		User:         user,
 		Cmd:          cmd,
 		AttachStdout: true,
@@ -266,7 +279,7 @@ func (d *Docker) execAs(ctx context.Context, id, user string, cmd []string) (str
 	if err != nil {
 		return "", 0, d.wrap(err, "%s", what)
 	}
-	att, err := d.api.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
+	att, err := d.api.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
 	if err != nil {
 		return "", 0, d.wrap(err, "%s", what)
 	}
@@ -278,7 +291,7 @@ func (d *Docker) execAs(ctx context.Context, id, user string, cmd []string) (str
 	// The output ends when the process does, but the daemon may record the exit an instant
 	// later.
 	for {
-		ins, err := d.api.ContainerExecInspect(ctx, created.ID)
+		ins, err := d.api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
 		if err != nil {
 			return out, 0, d.wrap(err, "%s: inspect", what)
 		}

@@ -1,8 +1,9 @@
 // Package docker implements runtime.Runtime on top of the Docker Engine API. It is the only
 // package of llmmon that imports the Docker client.
 //
-// It targets API version 1.41 (Docker 20.10) and newer: the client negotiates the API version
-// with the daemon and no request uses a feature newer than 1.41.
+// It targets API version 1.41 (Docker 20.10) and newer: the client, github.com/moby/moby/client,
+// negotiates the API version with the daemon (it speaks 1.40 and newer, client.MinAPIVersion),
+// and no request uses a feature newer than 1.41.
 //
 // Every network, volume and container it creates must carry runtime.LabelProject, and it only
 // ever lists, adopts or removes objects that carry that label, so that it never touches anything
@@ -17,54 +18,48 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/client"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
 
-// API is the subset of the Docker client (*client.Client) that Docker uses. It exists so that
-// tests can substitute a fake and check the requests built from a runtime.ContainerSpec.
+// API is the subset of the Docker client (*client.Client, from github.com/moby/moby/client)
+// that Docker uses. It exists so that tests can substitute a fake and check the requests built
+// from a runtime.ContainerSpec.
 type API interface {
 	DaemonHost() string
 	Close() error
 
-	Ping(ctx context.Context) (types.Ping, error)
-	Info(ctx context.Context) (system.Info, error)
+	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
 
-	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
-	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
-	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
-	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
-	ContainerStop(ctx context.Context, containerID string, options container.StopOptions) error
-	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
-	ContainerLogs(ctx context.Context, containerID string, options container.LogsOptions) (io.ReadCloser, error)
-	ContainerExecCreate(ctx context.Context, containerID string, options container.ExecOptions) (container.ExecCreateResponse, error)
-	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
-	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
-	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
-	ContainerStatPath(ctx context.Context, containerID, path string) (container.PathStat, error)
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerInspect(ctx context.Context, containerID string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
+	ContainerCreate(ctx context.Context, options client.ContainerCreateOptions) (client.ContainerCreateResult, error)
+	ContainerStart(ctx context.Context, containerID string, options client.ContainerStartOptions) (client.ContainerStartResult, error)
+	ContainerStop(ctx context.Context, containerID string, options client.ContainerStopOptions) (client.ContainerStopResult, error)
+	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
+	ContainerLogs(ctx context.Context, containerID string, options client.ContainerLogsOptions) (client.ContainerLogsResult, error)
+	ExecCreate(ctx context.Context, containerID string, options client.ExecCreateOptions) (client.ExecCreateResult, error)
+	ExecAttach(ctx context.Context, execID string, options client.ExecAttachOptions) (client.ExecAttachResult, error)
+	ExecInspect(ctx context.Context, execID string, options client.ExecInspectOptions) (client.ExecInspectResult, error)
+	CopyToContainer(ctx context.Context, containerID string, options client.CopyToContainerOptions) (client.CopyToContainerResult, error)
+	ContainerStatPath(ctx context.Context, containerID string, options client.ContainerStatPathOptions) (client.ContainerStatPathResult, error)
 
-	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
-	NetworkRemove(ctx context.Context, networkID string) error
+	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
+	NetworkRemove(ctx context.Context, networkID string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
 
-	VolumeCreate(ctx context.Context, options volume.CreateOptions) (volume.Volume, error)
-	VolumeInspect(ctx context.Context, volumeID string) (volume.Volume, error)
-	VolumeList(ctx context.Context, options volume.ListOptions) (volume.ListResponse, error)
-	VolumeRemove(ctx context.Context, volumeID string, force bool) error
+	VolumeCreate(ctx context.Context, options client.VolumeCreateOptions) (client.VolumeCreateResult, error)
+	VolumeInspect(ctx context.Context, volumeID string, options client.VolumeInspectOptions) (client.VolumeInspectResult, error)
+	VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error)
+	VolumeRemove(ctx context.Context, volumeID string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
 
-	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (image.InspectResponse, error)
-	ImagePull(ctx context.Context, refStr string, options image.PullOptions) (io.ReadCloser, error)
-	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
-	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
-	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	ImagePull(ctx context.Context, refStr string, options client.ImagePullOptions) (client.ImagePullResponse, error)
+	ImageRemove(ctx context.Context, imageID string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
+	ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
 }
 
 var _ API = (*client.Client)(nil)
@@ -90,28 +85,31 @@ var _ runtime.Runtime = (*Docker)(nil)
 // It negotiates the API version using ctx but does not fail when the daemon does not answer:
 // call Ping to check it.
 func New(ctx context.Context) (*Docker, error) {
-	return newDocker(ctx, client.FromEnv, client.WithAPIVersionNegotiation())
+	return newDocker(ctx, client.FromEnv)
 }
 
 // NewWithHost is New with the daemon address set explicitly (for example
 // "unix:///var/run/docker.sock" or "tcp://127.0.0.1:2375"), overriding DOCKER_HOST.
 func NewWithHost(ctx context.Context, host string) (*Docker, error) {
-	return newDocker(ctx, client.FromEnv, client.WithHost(host), client.WithAPIVersionNegotiation())
+	return newDocker(ctx, client.FromEnv, client.WithHost(host))
 }
 
 func newDocker(ctx context.Context, opts ...client.Opt) (*Docker, error) {
-	c, err := client.NewClientWithOpts(opts...)
+	// The client negotiates the API version by default (DOCKER_API_VERSION, read by FromEnv,
+	// fixes it instead). It speaks API 1.40 (client.MinAPIVersion) and newer.
+	c, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create docker client: %w", err)
 	}
 	// Negotiate now, within the caller's deadline. A daemon that does not answer is not an
 	// error here: the client negotiates again on its first request and every method then
 	// reports runtime.ErrDaemonUnreachable.
-	c.NegotiateAPIVersion(ctx)
+	_, _ = c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	return NewWithClient(c), nil
 }
 
-// NewWithClient returns a Docker using api, which is normally a *client.Client.
+// NewWithClient returns a Docker using api, which is normally a *client.Client
+// (github.com/moby/moby/client).
 func NewWithClient(api API) *Docker {
 	return &Docker{api: api, host: api.DaemonHost(), execPoll: 50 * time.Millisecond}
 }
@@ -127,17 +125,19 @@ func (d *Docker) Close() error {
 // Ping checks that the daemon answers and returns its API version and whether it has an NVIDIA
 // runtime.
 func (d *Docker) Ping(ctx context.Context) (runtime.Info, error) {
-	ping, err := d.api.Ping(ctx)
+	// Negotiating (a no-op once done) makes a daemon older than the client's minimum API
+	// version fail here, with the client's message, rather than on some later request.
+	ping, err := d.api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
 		return runtime.Info{}, d.wrap(err, "ping docker daemon")
 	}
-	info, err := d.api.Info(ctx)
+	info, err := d.api.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return runtime.Info{}, d.wrap(err, "query docker daemon info")
 	}
 	return runtime.Info{
 		APIVersion:    ping.APIVersion,
-		NvidiaRuntime: hasNvidia(info),
+		NvidiaRuntime: hasNvidia(info.Info),
 	}, nil
 }
 

@@ -4,25 +4,31 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/go-connections/nat"
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
+	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
@@ -36,6 +42,11 @@ func labels(project string) map[string]string {
 }
 
 func body(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+
+// projectFilterWant is the filter that selects project's objects, as the client sends it.
+func projectFilterWant(project string) client.Filters {
+	return client.Filters{"label": {runtime.LabelProject + "=" + project: true}}
+}
 
 func TestCreateContainerMapsSpec(t *testing.T) {
 	api := &fakeAPI{}
@@ -73,8 +84,8 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 		t.Fatalf("creates = %d", len(api.creates))
 	}
 	r := api.creates[0]
-	if r.Name != "llmmon-prometheus" {
-		t.Errorf("name = %q", r.Name)
+	if r.Name != "llmmon-prometheus" || r.Image != "" || r.Platform != nil {
+		t.Errorf("name = %q, image option %q, platform %v", r.Name, r.Image, r.Platform)
 	}
 	c, h := r.Config, r.Host
 	if c.Image != spec.Image || !reflect.DeepEqual([]string(c.Cmd), spec.Cmd) ||
@@ -88,15 +99,23 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 	if c.Tty {
 		t.Error("tty set")
 	}
-	if _, ok := c.ExposedPorts["9090/tcp"]; !ok || len(c.ExposedPorts) != 1 {
+	if _, ok := c.ExposedPorts[network.MustParsePort("9090/tcp")]; !ok || len(c.ExposedPorts) != 1 {
 		t.Errorf("exposed ports = %v", c.ExposedPorts)
 	}
-	wantBindings := nat.PortMap{"9090/tcp": {
-		{HostIP: "127.0.0.1", HostPort: "9090"},
-		{HostIP: "", HostPort: "19090"},
+	wantBindings := network.PortMap{network.MustParsePort("9090/tcp"): {
+		{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "9090"},
+		{HostIP: netip.Addr{}, HostPort: "19090"},
 	}}
 	if !reflect.DeepEqual(h.PortBindings, wantBindings) {
 		t.Errorf("port bindings = %v, want %v", h.PortBindings, wantBindings)
+	}
+	// On the wire: the Engine API's port keys, and "" (every interface) for no host address.
+	wire, err := json.Marshal(h.PortBindings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"9090/tcp":[{"HostIp":"127.0.0.1","HostPort":"9090"},{"HostIp":"","HostPort":"19090"}]}`; string(wire) != want {
+		t.Errorf("port bindings JSON = %s\nwant %s", wire, want)
 	}
 	if h.RestartPolicy.Name != container.RestartPolicyUnlessStopped {
 		t.Errorf("restart = %+v", h.RestartPolicy)
@@ -165,26 +184,38 @@ func TestCreateContainerErrors(t *testing.T) {
 		t.Error("create request sent for a spec without the project label")
 	}
 
-	api.create = func(createReq) (container.CreateResponse, error) {
-		return container.CreateResponse{}, notFound("image: prom/prometheus:v9")
+	api.create = func(createReq) (client.ContainerCreateResult, error) {
+		return client.ContainerCreateResult{}, notFound("image: prom/prometheus:v9")
 	}
 	_, err := d.CreateContainer(ctx, runtime.ContainerSpec{Name: "x", Image: "prom/prometheus:v9", Labels: labels("p")})
 	if !errors.Is(err, runtime.ErrImageNotFound) {
 		t.Errorf("missing image: %v", err)
 	}
-	api.create = func(createReq) (container.CreateResponse, error) {
-		return container.CreateResponse{}, fmt.Errorf("network llmmon not found: %w", cerrdefs.ErrNotFound)
+	api.create = func(createReq) (client.ContainerCreateResult, error) {
+		return client.ContainerCreateResult{}, fmt.Errorf("network llmmon not found: %w", cerrdefs.ErrNotFound)
 	}
 	_, err = d.CreateContainer(ctx, runtime.ContainerSpec{Name: "x", Image: "i", Labels: labels("p"), Network: "llmmon"})
 	if !errors.Is(err, runtime.ErrNotFound) || errors.Is(err, runtime.ErrImageNotFound) {
 		t.Errorf("missing network: %v", err)
+	}
+
+	// A port or host address the request cannot carry is refused before anything is sent.
+	sent := len(api.creates)
+	for _, p := range []runtime.Port{{HostIP: "localhost", HostPort: 1, ContainerPort: 1}, {HostPort: 1, ContainerPort: 70000}} {
+		_, err = d.CreateContainer(ctx, runtime.ContainerSpec{Name: "x", Image: "i", Labels: labels("p"), Ports: []runtime.Port{p}})
+		if err == nil || !strings.HasPrefix(err.Error(), "create container x: invalid ") {
+			t.Errorf("port %+v: %v", p, err)
+		}
+	}
+	if len(api.creates) != sent {
+		t.Error("create request sent for an invalid port")
 	}
 }
 
 func TestListContainersFiltersByProject(t *testing.T) {
 	started := "2025-01-02T03:04:05.123456789Z"
 	api := &fakeAPI{
-		list: func(container.ListOptions) ([]container.Summary, error) {
+		list: func(client.ContainerListOptions) ([]container.Summary, error) {
 			return []container.Summary{{ID: "b"}, {ID: "a"}, {ID: "gone"}}, nil
 		},
 		inspect: func(id string) (container.InspectResponse, error) {
@@ -192,10 +223,8 @@ func TestListContainersFiltersByProject(t *testing.T) {
 				return container.InspectResponse{}, notFound("container: gone")
 			}
 			return container.InspectResponse{
-				ContainerJSONBase: &container.ContainerJSONBase{
-					ID: id, Name: "/llmmon-" + id, Image: "sha256:" + id, RestartCount: 3,
-					State: &container.State{Status: "running", Running: true, StartedAt: started, ExitCode: 0},
-				},
+				ID: id, Name: "/llmmon-" + id, Image: "sha256:" + id, RestartCount: 3,
+				State:  &container.State{Status: "running", Running: true, StartedAt: started, ExitCode: 0},
 				Config: &container.Config{Image: "img:" + id, Labels: labels("p")},
 			}, nil
 		},
@@ -206,7 +235,7 @@ func TestListContainersFiltersByProject(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := api.lists[0]
-	if !o.All || !o.Filters.ExactMatch("label", runtime.LabelProject+"=p") || o.Filters.Len() != 1 {
+	if !o.All || !reflect.DeepEqual(o.Filters, projectFilterWant("p")) {
 		t.Errorf("list options = %+v", o)
 	}
 	if len(got) != 2 || got[0].Name != "llmmon-a" || got[1].Name != "llmmon-b" {
@@ -266,8 +295,8 @@ func TestRemoveContainer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &fakeAPI{inspect: func(id string) (container.InspectResponse, error) {
 				return container.InspectResponse{
-					ContainerJSONBase: &container.ContainerJSONBase{ID: id},
-					Config:            &container.Config{StopTimeout: tc.stopAfter},
+					ID:     id,
+					Config: &container.Config{StopTimeout: tc.stopAfter},
 				}, nil
 			}}
 			if err := NewWithClient(api).RemoveContainer(ctx, "c1"); err != nil {
@@ -276,7 +305,7 @@ func TestRemoveContainer(t *testing.T) {
 			if len(api.stops) != 1 || api.stops[0].Timeout == nil || *api.stops[0].Timeout != tc.want {
 				t.Errorf("stops = %+v", api.stops)
 			}
-			if len(api.removes) != 1 || api.removes[0] != (container.RemoveOptions{Force: true}) {
+			if len(api.removes) != 1 || api.removes[0] != (client.ContainerRemoveOptions{Force: true}) {
 				t.Errorf("removes = %+v", api.removes)
 			}
 			want := []string{"container inspect c1", "container stop c1", "container remove c1"}
@@ -346,18 +375,18 @@ func TestLogsDemultiplexes(t *testing.T) {
 func TestExecAsWaitsForTheExit(t *testing.T) {
 	inspects := 0
 	api := &fakeAPI{
-		execCreate: func(id string, o container.ExecOptions) (container.ExecCreateResponse, error) {
-			if !reflect.DeepEqual(o.Cmd, []string{"kill", "-HUP", "1"}) || o.User != "0:0" || !o.AttachStdout || !o.AttachStderr || o.Tty {
+		execCreate: func(id string, o client.ExecCreateOptions) (client.ExecCreateResult, error) {
+			if !reflect.DeepEqual(o.Cmd, []string{"kill", "-HUP", "1"}) || o.User != "0:0" || !o.AttachStdout || !o.AttachStderr || o.TTY || o.AttachStdin {
 				t.Errorf("exec options = %+v", o)
 			}
-			return container.ExecCreateResponse{ID: "e1"}, nil
+			return client.ExecCreateResult{ID: "e1"}, nil
 		},
-		execAttach: func(string) (types.HijackedResponse, error) {
+		execAttach: func(string) (client.HijackedResponse, error) {
 			return hijacked(multiplexed("reloaded\n", "warn\n")), nil
 		},
-		execInspect: func(string) (container.ExecInspect, error) {
+		execInspect: func(string) (client.ExecInspectResult, error) {
 			inspects++
-			return container.ExecInspect{Running: inspects < 2, ExitCode: 2}, nil
+			return client.ExecInspectResult{Running: inspects < 2, ExitCode: 2}, nil
 		},
 	}
 	d := NewWithClient(api)
@@ -373,8 +402,11 @@ func TestExecAsWaitsForTheExit(t *testing.T) {
 
 func TestRemoveNetworks(t *testing.T) {
 	api := &fakeAPI{
-		networkList: func(network.ListOptions) ([]network.Summary, error) {
-			return []network.Summary{{ID: "n1", Name: "a", Labels: labels("p")}, {ID: "n2", Name: "b", Labels: labels("p")}}, nil
+		networkList: func(client.NetworkListOptions) ([]network.Summary, error) {
+			return []network.Summary{
+				{Network: network.Network{ID: "n1", Name: "a", Labels: labels("p")}},
+				{Network: network.Network{ID: "n2", Name: "b", Labels: labels("p")}},
+			}, nil
 		},
 		networkRemove: func(id string) error {
 			if id == "n1" {
@@ -386,7 +418,7 @@ func TestRemoveNetworks(t *testing.T) {
 	if err := NewWithClient(api).RemoveNetworks(context.Background(), "p"); err != nil {
 		t.Fatal(err)
 	}
-	if !api.netOpts[0].Filters.ExactMatch("label", runtime.LabelProject+"=p") {
+	if !reflect.DeepEqual(api.netOpts[0].Filters, projectFilterWant("p")) {
 		t.Errorf("filters = %v", api.netOpts[0].Filters)
 	}
 	want := []string{"network list", "network remove n1", "network remove n2"}
@@ -401,7 +433,7 @@ func TestVolumes(t *testing.T) {
 		"ours":    {Name: "ours", Labels: labels("p")},
 		"foreign": {Name: "foreign"},
 	}
-	var created []volume.CreateOptions
+	var created []client.VolumeCreateOptions
 	api := &fakeAPI{
 		volumeInspect: func(name string) (volume.Volume, error) {
 			if v, ok := vols[name]; ok {
@@ -409,13 +441,13 @@ func TestVolumes(t *testing.T) {
 			}
 			return volume.Volume{}, notFound("volume")
 		},
-		volumeCreate: func(o volume.CreateOptions) (volume.Volume, error) {
+		volumeCreate: func(o client.VolumeCreateOptions) (volume.Volume, error) {
 			created = append(created, o)
 			return volume.Volume{Name: o.Name, Labels: o.Labels}, nil
 		},
 		volumeRemove: func(string, bool) error { return nil },
-		volumeList: func(volume.ListOptions) (volume.ListResponse, error) {
-			return volume.ListResponse{Volumes: []*volume.Volume{{Name: "z", Labels: labels("p")}, {Name: "ours", Labels: labels("p")}}}, nil
+		volumeList: func(client.VolumeListOptions) ([]volume.Volume, error) {
+			return []volume.Volume{{Name: "z", Labels: labels("p")}, {Name: "ours", Labels: labels("p")}}, nil
 		},
 	}
 	d := NewWithClient(api)
@@ -455,7 +487,7 @@ func TestVolumes(t *testing.T) {
 	if len(list) != 2 || list[0].Name != "ours" || list[1].Name != "z" {
 		t.Errorf("list = %+v", list)
 	}
-	if !api.volOpts[0].Filters.ExactMatch("label", runtime.LabelProject+"=p") {
+	if !reflect.DeepEqual(api.volOpts[0].Filters, projectFilterWant("p")) {
 		t.Errorf("filters = %v", api.volOpts[0].Filters)
 	}
 }
@@ -523,8 +555,8 @@ func TestImagePresent(t *testing.T) {
 
 func TestBuildImage(t *testing.T) {
 	ctx := context.Background()
-	api := &fakeAPI{imageBuild: func(build.ImageBuildOptions) (build.ImageBuildResponse, error) {
-		return build.ImageBuildResponse{Body: body(`{"stream":"Step 1/2 : FROM scratch\n"}` + "\n" + `{"aux":{"ID":"sha256:1"}}` + "\n")}, nil
+	api := &fakeAPI{imageBuild: func(client.ImageBuildOptions) (client.ImageBuildResult, error) {
+		return client.ImageBuildResult{Body: body(`{"stream":"Step 1/2 : FROM scratch\n"}` + "\n" + `{"aux":{"ID":"sha256:1"}}` + "\n")}, nil
 	}}
 	d := NewWithClient(api)
 	files := map[string][]byte{"Dockerfile": []byte("FROM scratch\nCOPY bin/relay /relay\n"), "bin/relay": []byte("ELF")}
@@ -557,8 +589,8 @@ func TestBuildImage(t *testing.T) {
 		t.Errorf("tar = %v", got)
 	}
 
-	api.imageBuild = func(build.ImageBuildOptions) (build.ImageBuildResponse, error) {
-		return build.ImageBuildResponse{Body: body(`{"stream":"Step 1/2 : FROM scratch\n"}` + "\n" +
+	api.imageBuild = func(client.ImageBuildOptions) (client.ImageBuildResult, error) {
+		return client.ImageBuildResult{Body: body(`{"stream":"Step 1/2 : FROM scratch\n"}` + "\n" +
 			`{"errorDetail":{"message":"COPY failed: file not found in build context"},"error":"COPY failed: file not found in build context"}` + "\n")}, nil
 	}
 	err := d.BuildImage(ctx, "llmmon-relay:1", files, labels("p"))
@@ -575,7 +607,7 @@ func TestBuildImage(t *testing.T) {
 
 func TestPing(t *testing.T) {
 	api := &fakeAPI{
-		ping: func() (types.Ping, error) { return types.Ping{APIVersion: "1.41"}, nil },
+		ping: func() (client.PingResult, error) { return client.PingResult{APIVersion: "1.41"}, nil },
 		info: func() (system.Info, error) {
 			return system.Info{ServerVersion: "20.10.24", Runtimes: map[string]system.RuntimeWithStatus{"runc": {}, "nvidia": {}}}, nil
 		},
@@ -616,6 +648,62 @@ func TestUnreachableDaemon(t *testing.T) {
 	}
 	defer d.Close()
 	checkUnreachable(t, host, d)
+}
+
+// TestPermissionDenied: a daemon socket the user may not open gives the docker-group advice. The
+// client reports that with a message of its own, without the system error: no daemon needed.
+func TestPermissionDenied(t *testing.T) {
+	ctx := context.Background()
+	const host = "unix:///var/run/docker.sock"
+	denied := func(context.Context, string, string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.EACCES)}
+	}
+	d, err := newDocker(ctx, client.WithHost(host), client.WithDialContext(denied))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	_, err = d.Ping(ctx)
+	if !errors.Is(err, runtime.ErrDaemonUnreachable) {
+		t.Fatalf("ping: %v", err)
+	}
+	want := "permission denied on the Docker daemon socket at " + host + ": add your user to the docker group " +
+		"(`sudo usermod -aG docker $USER`, then log in again), or set DOCKER_HOST"
+	if err.Error() != want {
+		t.Errorf("message = %q\nwant      %q", err, want)
+	}
+}
+
+// TestDaemonTooOld: the client speaks API 1.40 and newer (client.MinAPIVersion); Ping reports an
+// older daemon with the client's message instead of failing later on some request. Docker 20.10
+// (API 1.41) is tested for real by the integration tests.
+func TestDaemonTooOld(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		ok      bool
+	}{{"1.39", false}, {"1.40", true}, {"1.41", true}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Api-Version", tc.version)
+			if strings.HasSuffix(r.URL.Path, "/info") {
+				_, _ = io.WriteString(w, `{"ServerVersion":"test"}`)
+			}
+		}))
+		d, err := NewWithHost(context.Background(), "tcp://"+srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := d.Ping(context.Background())
+		d.Close()
+		srv.Close()
+		switch {
+		case tc.ok && (err != nil || info.APIVersion != tc.version):
+			t.Errorf("API %s: %+v, %v", tc.version, info, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "minimum supported API version is "+client.MinAPIVersion)):
+			t.Errorf("API %s: %v", tc.version, err)
+		case !tc.ok:
+			t.Log(err)
+		}
+	}
 }
 
 // checkUnreachable checks that the methods of d report an unreachable daemon at host.

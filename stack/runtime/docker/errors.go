@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
@@ -50,6 +50,13 @@ func isUnreachable(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
+// isPermission reports whether an unreachable daemon's error is a refused socket permission.
+// The client reports that with a message of its own that no longer wraps the system error.
+func isPermission(err error) bool {
+	return errors.Is(err, fs.ErrPermission) ||
+		(client.IsErrConnectionFailed(err) && strings.Contains(err.Error(), "permission denied"))
+}
+
 // wrap turns a client error into an llmmon error: "<what>: <cause>", wrapping the matching
 // runtime sentinel. what is formatted with args.
 func (d *Docker) wrap(err error, what string, args ...any) error {
@@ -61,7 +68,7 @@ func (d *Docker) wrap(err error, what string, args ...any) error {
 	}
 	switch {
 	case isUnreachable(err):
-		return &unreachableError{host: d.host, permission: errors.Is(err, fs.ErrPermission), cause: err}
+		return &unreachableError{host: d.host, permission: isPermission(err), cause: err}
 	case cerrdefs.IsNotFound(err):
 		return fmt.Errorf("%s: %w: %w", what, runtime.ErrNotFound, err)
 	default:

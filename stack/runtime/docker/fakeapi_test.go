@@ -4,29 +4,34 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"sync"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
+	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // createReq is one recorded ContainerCreate request.
 type createReq struct {
-	Config  *container.Config
-	Host    *container.HostConfig
-	Network *network.NetworkingConfig
-	Name    string
+	Config   *container.Config
+	Host     *container.HostConfig
+	Network  *network.NetworkingConfig
+	Platform *ocispec.Platform
+	Image    string // the options' Image, which must stay empty: Config.Image names it
+	Name     string
 }
 
 // fakeAPI implements API. Each method calls the matching function field when set, and
@@ -36,37 +41,37 @@ type fakeAPI struct {
 	calls []string
 
 	creates []createReq
-	stops   []container.StopOptions
-	removes []container.RemoveOptions
-	lists   []container.ListOptions
-	logs    []container.LogsOptions
-	builds  []build.ImageBuildOptions
-	netOpts []network.ListOptions
-	volOpts []volume.ListOptions
+	stops   []client.ContainerStopOptions
+	removes []client.ContainerRemoveOptions
+	lists   []client.ContainerListOptions
+	logs    []client.ContainerLogsOptions
+	builds  []client.ImageBuildOptions
+	netOpts []client.NetworkListOptions
+	volOpts []client.VolumeListOptions
 	buildCx [][]byte
 
-	ping          func() (types.Ping, error)
+	ping          func() (client.PingResult, error)
 	info          func() (system.Info, error)
-	list          func(container.ListOptions) ([]container.Summary, error)
+	list          func(client.ContainerListOptions) ([]container.Summary, error)
 	inspect       func(id string) (container.InspectResponse, error)
-	create        func(createReq) (container.CreateResponse, error)
+	create        func(createReq) (client.ContainerCreateResult, error)
 	start         func(id string) error
 	stop          func(id string) error
 	remove        func(id string) error
 	containerLogs func(id string) (io.ReadCloser, error)
-	execCreate    func(id string, o container.ExecOptions) (container.ExecCreateResponse, error)
-	execAttach    func(id string) (types.HijackedResponse, error)
-	execInspect   func(id string) (container.ExecInspect, error)
-	networkList   func(network.ListOptions) ([]network.Summary, error)
+	execCreate    func(id string, o client.ExecCreateOptions) (client.ExecCreateResult, error)
+	execAttach    func(id string) (client.HijackedResponse, error)
+	execInspect   func(id string) (client.ExecInspectResult, error)
+	networkList   func(client.NetworkListOptions) ([]network.Summary, error)
 	networkRemove func(id string) error
-	volumeCreate  func(volume.CreateOptions) (volume.Volume, error)
+	volumeCreate  func(client.VolumeCreateOptions) (volume.Volume, error)
 	volumeInspect func(name string) (volume.Volume, error)
-	volumeList    func(volume.ListOptions) (volume.ListResponse, error)
+	volumeList    func(client.VolumeListOptions) ([]volume.Volume, error)
 	volumeRemove  func(name string, force bool) error
 	imageInspect  func(ref string) (image.InspectResponse, error)
 	imagePull     func(ref string) (io.ReadCloser, error)
-	imageBuild    func(o build.ImageBuildOptions) (build.ImageBuildResponse, error)
-	imageList     func(o image.ListOptions) ([]image.Summary, error)
+	imageBuild    func(o client.ImageBuildOptions) (client.ImageBuildResult, error)
+	imageList     func(o client.ImageListOptions) ([]image.Summary, error)
 }
 
 var errUnexpected = fmt.Errorf("unexpected call")
@@ -88,231 +93,288 @@ func (f *fakeAPI) Calls() []string {
 func (f *fakeAPI) DaemonHost() string { return "unix:///fake.sock" }
 func (f *fakeAPI) Close() error       { f.record("close"); return nil }
 
-func (f *fakeAPI) Ping(context.Context) (types.Ping, error) {
+func (f *fakeAPI) Ping(context.Context, client.PingOptions) (client.PingResult, error) {
 	f.record("ping")
 	if f.ping == nil {
-		return types.Ping{}, errUnexpected
+		return client.PingResult{}, errUnexpected
 	}
 	return f.ping()
 }
 
-func (f *fakeAPI) Info(context.Context) (system.Info, error) {
+func (f *fakeAPI) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
 	f.record("info")
 	if f.info == nil {
-		return system.Info{}, errUnexpected
+		return client.SystemInfoResult{}, errUnexpected
 	}
-	return f.info()
+	info, err := f.info()
+	return client.SystemInfoResult{Info: info}, err
 }
 
-func (f *fakeAPI) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
+func (f *fakeAPI) ContainerList(_ context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
 	f.record("container list")
 	f.lists = append(f.lists, o)
 	if f.list == nil {
-		return nil, errUnexpected
+		return client.ContainerListResult{}, errUnexpected
 	}
-	return f.list(o)
+	items, err := f.list(o)
+	return client.ContainerListResult{Items: items}, err
 }
 
-func (f *fakeAPI) ContainerInspect(_ context.Context, id string) (container.InspectResponse, error) {
+func (f *fakeAPI) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
 	f.record("container inspect %s", id)
 	if f.inspect == nil {
-		return container.InspectResponse{}, errUnexpected
+		return client.ContainerInspectResult{}, errUnexpected
 	}
-	return f.inspect(id)
+	c, err := f.inspect(id)
+	return client.ContainerInspectResult{Container: c}, err
 }
 
-func (f *fakeAPI) ContainerCreate(_ context.Context, c *container.Config, h *container.HostConfig, n *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
-	f.record("container create %s", name)
-	r := createReq{Config: c, Host: h, Network: n, Name: name}
+func (f *fakeAPI) ContainerCreate(_ context.Context, o client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
+	f.record("container create %s", o.Name)
+	r := createReq{Config: o.Config, Host: o.HostConfig, Network: o.NetworkingConfig, Platform: o.Platform, Image: o.Image, Name: o.Name}
 	f.creates = append(f.creates, r)
 	if f.create == nil {
-		return container.CreateResponse{ID: "id-" + name}, nil
+		return client.ContainerCreateResult{ID: "id-" + o.Name}, nil
 	}
 	return f.create(r)
 }
 
-func (f *fakeAPI) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+func (f *fakeAPI) ContainerStart(_ context.Context, id string, _ client.ContainerStartOptions) (client.ContainerStartResult, error) {
 	f.record("container start %s", id)
 	if f.start == nil {
-		return nil
+		return client.ContainerStartResult{}, nil
 	}
-	return f.start(id)
+	return client.ContainerStartResult{}, f.start(id)
 }
 
-func (f *fakeAPI) ContainerStop(_ context.Context, id string, o container.StopOptions) error {
+func (f *fakeAPI) ContainerStop(_ context.Context, id string, o client.ContainerStopOptions) (client.ContainerStopResult, error) {
 	f.record("container stop %s", id)
 	f.stops = append(f.stops, o)
 	if f.stop == nil {
-		return nil
+		return client.ContainerStopResult{}, nil
 	}
-	return f.stop(id)
+	return client.ContainerStopResult{}, f.stop(id)
 }
 
-func (f *fakeAPI) ContainerRemove(_ context.Context, id string, o container.RemoveOptions) error {
+func (f *fakeAPI) ContainerRemove(_ context.Context, id string, o client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
 	f.record("container remove %s", id)
 	f.removes = append(f.removes, o)
 	if f.remove == nil {
-		return nil
+		return client.ContainerRemoveResult{}, nil
 	}
-	return f.remove(id)
+	return client.ContainerRemoveResult{}, f.remove(id)
 }
 
-func (f *fakeAPI) ContainerLogs(_ context.Context, id string, o container.LogsOptions) (io.ReadCloser, error) {
+func (f *fakeAPI) ContainerLogs(_ context.Context, id string, o client.ContainerLogsOptions) (client.ContainerLogsResult, error) {
 	f.record("container logs %s", id)
 	f.logs = append(f.logs, o)
 	if f.containerLogs == nil {
 		return nil, errUnexpected
 	}
-	return f.containerLogs(id)
+	rc, err := f.containerLogs(id)
+	if err != nil {
+		return nil, err
+	}
+	return rc, nil
 }
 
-func (f *fakeAPI) ContainerExecCreate(_ context.Context, id string, o container.ExecOptions) (container.ExecCreateResponse, error) {
+func (f *fakeAPI) ExecCreate(_ context.Context, id string, o client.ExecCreateOptions) (client.ExecCreateResult, error) {
 	f.record("exec create %s", id)
 	if f.execCreate == nil {
-		return container.ExecCreateResponse{}, errUnexpected
+		return client.ExecCreateResult{}, errUnexpected
 	}
 	return f.execCreate(id, o)
 }
 
-func (f *fakeAPI) ContainerExecAttach(_ context.Context, id string, _ container.ExecAttachOptions) (types.HijackedResponse, error) {
+func (f *fakeAPI) ExecAttach(_ context.Context, id string, _ client.ExecAttachOptions) (client.ExecAttachResult, error) {
 	f.record("exec attach %s", id)
 	if f.execAttach == nil {
-		return types.HijackedResponse{}, errUnexpected
+		return client.ExecAttachResult{}, errUnexpected
 	}
-	return f.execAttach(id)
+	h, err := f.execAttach(id)
+	return client.ExecAttachResult{HijackedResponse: h}, err
 }
 
-func (f *fakeAPI) ContainerExecInspect(_ context.Context, id string) (container.ExecInspect, error) {
+func (f *fakeAPI) ExecInspect(_ context.Context, id string, _ client.ExecInspectOptions) (client.ExecInspectResult, error) {
 	f.record("exec inspect %s", id)
 	if f.execInspect == nil {
-		return container.ExecInspect{}, errUnexpected
+		return client.ExecInspectResult{}, errUnexpected
 	}
 	return f.execInspect(id)
 }
 
-func (f *fakeAPI) NetworkList(_ context.Context, o network.ListOptions) ([]network.Summary, error) {
+func (f *fakeAPI) NetworkList(_ context.Context, o client.NetworkListOptions) (client.NetworkListResult, error) {
 	f.record("network list")
 	f.netOpts = append(f.netOpts, o)
 	if f.networkList == nil {
-		return nil, errUnexpected
+		return client.NetworkListResult{}, errUnexpected
 	}
-	return f.networkList(o)
+	items, err := f.networkList(o)
+	return client.NetworkListResult{Items: items}, err
 }
 
-func (f *fakeAPI) NetworkRemove(_ context.Context, id string) error {
+func (f *fakeAPI) NetworkRemove(_ context.Context, id string, _ client.NetworkRemoveOptions) (client.NetworkRemoveResult, error) {
 	f.record("network remove %s", id)
 	if f.networkRemove == nil {
-		return errUnexpected
+		return client.NetworkRemoveResult{}, errUnexpected
 	}
-	return f.networkRemove(id)
+	return client.NetworkRemoveResult{}, f.networkRemove(id)
 }
 
-func (f *fakeAPI) VolumeCreate(_ context.Context, o volume.CreateOptions) (volume.Volume, error) {
+func (f *fakeAPI) VolumeCreate(_ context.Context, o client.VolumeCreateOptions) (client.VolumeCreateResult, error) {
 	f.record("volume create %s", o.Name)
 	if f.volumeCreate == nil {
-		return volume.Volume{}, errUnexpected
+		return client.VolumeCreateResult{}, errUnexpected
 	}
-	return f.volumeCreate(o)
+	v, err := f.volumeCreate(o)
+	return client.VolumeCreateResult{Volume: v}, err
 }
 
-func (f *fakeAPI) VolumeInspect(_ context.Context, name string) (volume.Volume, error) {
+func (f *fakeAPI) VolumeInspect(_ context.Context, name string, _ client.VolumeInspectOptions) (client.VolumeInspectResult, error) {
 	f.record("volume inspect %s", name)
 	if f.volumeInspect == nil {
-		return volume.Volume{}, errUnexpected
+		return client.VolumeInspectResult{}, errUnexpected
 	}
-	return f.volumeInspect(name)
+	v, err := f.volumeInspect(name)
+	return client.VolumeInspectResult{Volume: v}, err
 }
 
-func (f *fakeAPI) VolumeList(_ context.Context, o volume.ListOptions) (volume.ListResponse, error) {
+func (f *fakeAPI) VolumeList(_ context.Context, o client.VolumeListOptions) (client.VolumeListResult, error) {
 	f.record("volume list")
 	f.volOpts = append(f.volOpts, o)
 	if f.volumeList == nil {
-		return volume.ListResponse{}, errUnexpected
+		return client.VolumeListResult{}, errUnexpected
 	}
-	return f.volumeList(o)
+	items, err := f.volumeList(o)
+	return client.VolumeListResult{Items: items}, err
 }
 
-func (f *fakeAPI) VolumeRemove(_ context.Context, name string, force bool) error {
-	f.record("volume remove %s force=%v", name, force)
+func (f *fakeAPI) VolumeRemove(_ context.Context, name string, o client.VolumeRemoveOptions) (client.VolumeRemoveResult, error) {
+	f.record("volume remove %s force=%v", name, o.Force)
 	if f.volumeRemove == nil {
-		return errUnexpected
+		return client.VolumeRemoveResult{}, errUnexpected
 	}
-	return f.volumeRemove(name, force)
+	return client.VolumeRemoveResult{}, f.volumeRemove(name, o.Force)
 }
 
-func (f *fakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+func (f *fakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
 	f.record("image inspect %s", ref)
 	if f.imageInspect == nil {
-		return image.InspectResponse{}, errUnexpected
+		return client.ImageInspectResult{}, errUnexpected
 	}
-	return f.imageInspect(ref)
+	im, err := f.imageInspect(ref)
+	return client.ImageInspectResult{InspectResponse: im}, err
 }
 
-func (f *fakeAPI) ImagePull(_ context.Context, ref string, _ image.PullOptions) (io.ReadCloser, error) {
+func (f *fakeAPI) ImagePull(_ context.Context, ref string, _ client.ImagePullOptions) (client.ImagePullResponse, error) {
 	f.record("image pull %s", ref)
 	if f.imagePull == nil {
 		return nil, errUnexpected
 	}
-	return f.imagePull(ref)
+	rc, err := f.imagePull(ref)
+	if err != nil {
+		return nil, err
+	}
+	return pullStream{rc}, nil
 }
 
-func (f *fakeAPI) ImageRemove(_ context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
+// pullStream is the client's pull response over a recorded stream.
+type pullStream struct{ io.ReadCloser }
+
+func (p pullStream) JSONMessages(context.Context) iter.Seq2[jsonstream.Message, error] {
+	return func(yield func(jsonstream.Message, error) bool) {
+		defer p.Close()
+		dec := json.NewDecoder(p)
+		for {
+			var m jsonstream.Message
+			if err := dec.Decode(&m); err != nil {
+				if !errors.Is(err, io.EOF) {
+					yield(m, err)
+				}
+				return
+			}
+			if !yield(m, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (p pullStream) Wait(ctx context.Context) error {
+	for m, err := range p.JSONMessages(ctx) {
+		if err != nil {
+			return err
+		}
+		if m.Error != nil {
+			return m.Error
+		}
+	}
+	return nil
+}
+
+func (f *fakeAPI) ImageRemove(_ context.Context, ref string, _ client.ImageRemoveOptions) (client.ImageRemoveResult, error) {
 	f.record("image remove %s", ref)
-	return nil, errUnexpected
+	return client.ImageRemoveResult{}, errUnexpected
 }
 
-func (f *fakeAPI) ImageList(_ context.Context, o image.ListOptions) ([]image.Summary, error) {
+func (f *fakeAPI) ImageList(_ context.Context, o client.ImageListOptions) (client.ImageListResult, error) {
 	f.record("image list")
 	if f.imageList == nil {
-		return nil, errUnexpected
+		return client.ImageListResult{}, errUnexpected
 	}
-	return f.imageList(o)
+	items, err := f.imageList(o)
+	return client.ImageListResult{Items: items}, err
 }
 
-func (f *fakeAPI) ImageBuild(_ context.Context, r io.Reader, o build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+func (f *fakeAPI) ImageBuild(_ context.Context, r io.Reader, o client.ImageBuildOptions) (client.ImageBuildResult, error) {
 	f.record("image build %v", o.Tags)
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return build.ImageBuildResponse{}, err
+		return client.ImageBuildResult{}, err
 	}
 	f.builds = append(f.builds, o)
 	f.buildCx = append(f.buildCx, b)
 	if f.imageBuild == nil {
-		return build.ImageBuildResponse{}, errUnexpected
+		return client.ImageBuildResult{}, errUnexpected
 	}
 	return f.imageBuild(o)
 }
 
 // multiplexed returns a stdcopy-framed stream of the given stdout and stderr chunks, in order:
-// chunks at even indexes go to stdout, odd ones to stderr.
+// chunks at even indexes go to stdout, odd ones to stderr. Each frame is an 8-byte header (the
+// stream, three zero bytes, the big-endian payload length) and the payload.
 func multiplexed(chunks ...string) []byte {
 	var buf bytes.Buffer
-	out := stdcopy.NewStdWriter(&buf, stdcopy.Stdout)
-	errw := stdcopy.NewStdWriter(&buf, stdcopy.Stderr)
 	for i, c := range chunks {
-		if i%2 == 0 {
-			_, _ = out.Write([]byte(c))
-		} else {
-			_, _ = errw.Write([]byte(c))
+		if c == "" {
+			continue
 		}
+		stream := stdcopy.Stdout
+		if i%2 == 1 {
+			stream = stdcopy.Stderr
+		}
+		hdr := [8]byte{byte(stream)}
+		binary.BigEndian.PutUint32(hdr[4:], uint32(len(c)))
+		buf.Write(hdr[:])
+		buf.WriteString(c)
 	}
 	return buf.Bytes()
 }
 
 // hijacked returns a HijackedResponse that reads data.
-func hijacked(data []byte) types.HijackedResponse {
+func hijacked(data []byte) client.HijackedResponse {
 	c1, c2 := net.Pipe()
 	_ = c2.Close()
-	return types.HijackedResponse{Conn: c1, Reader: bufio.NewReader(bytes.NewReader(data))}
+	return client.HijackedResponse{Conn: c1, Reader: bufio.NewReader(bytes.NewReader(data))}
 }
 
-func (f *fakeAPI) CopyToContainer(_ context.Context, id, dst string, content io.Reader, _ container.CopyToContainerOptions) error {
-	f.record("copy %s %s", id, dst)
-	_, err := io.Copy(io.Discard, content)
-	return err
+func (f *fakeAPI) CopyToContainer(_ context.Context, id string, o client.CopyToContainerOptions) (client.CopyToContainerResult, error) {
+	f.record("copy %s %s", id, o.DestinationPath)
+	_, err := io.Copy(io.Discard, o.Content)
+	return client.CopyToContainerResult{}, err
 }
 
-func (f *fakeAPI) ContainerStatPath(_ context.Context, id, path string) (container.PathStat, error) {
-	f.record("stat %s %s", id, path)
-	return container.PathStat{}, errUnexpected
+func (f *fakeAPI) ContainerStatPath(_ context.Context, id string, o client.ContainerStatPathOptions) (client.ContainerStatPathResult, error) {
+	f.record("stat %s %s", id, o.Path)
+	return client.ContainerStatPathResult{}, errUnexpected
 }

@@ -4,33 +4,31 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
 
 // execAPI answers one exec with out and code, recording the options it was created with.
-func execAPI(out string, code int, opts *container.ExecOptions) *fakeAPI {
+func execAPI(out string, code int, opts *client.ExecCreateOptions) *fakeAPI {
 	return &fakeAPI{
-		execCreate: func(_ string, o container.ExecOptions) (container.ExecCreateResponse, error) {
+		execCreate: func(_ string, o client.ExecCreateOptions) (client.ExecCreateResult, error) {
 			*opts = o
-			return container.ExecCreateResponse{ID: "e1"}, nil
+			return client.ExecCreateResult{ID: "e1"}, nil
 		},
-		execAttach:  func(string) (types.HijackedResponse, error) { return hijacked(multiplexed("", out)), nil },
-		execInspect: func(string) (container.ExecInspect, error) { return container.ExecInspect{ExitCode: code}, nil },
+		execAttach:  func(string) (client.HijackedResponse, error) { return hijacked(multiplexed("", out)), nil },
+		execInspect: func(string) (client.ExecInspectResult, error) { return client.ExecInspectResult{ExitCode: code}, nil },
 	}
 }
 
 func TestRemoveFiles(t *testing.T) {
 	ctx := context.Background()
-	var o container.ExecOptions
+	var o client.ExecCreateOptions
 	d := NewWithClient(execAPI("", 0, &o))
 	d.execPoll = time.Millisecond
 	if err := d.RemoveFiles(ctx, "c1", []string{"/etc/grafana/dashboards/imported/a.json", "/etc/b"}); err != nil {
@@ -67,8 +65,8 @@ func TestRemoveFiles(t *testing.T) {
 }
 
 func TestListImages(t *testing.T) {
-	var got image.ListOptions
-	api := &fakeAPI{imageList: func(o image.ListOptions) ([]image.Summary, error) {
+	var got client.ImageListOptions
+	api := &fakeAPI{imageList: func(o client.ImageListOptions) ([]image.Summary, error) {
 		got = o
 		return []image.Summary{
 			{ID: "sha256:2", RepoTags: []string{"llmmon-relay:bbb"}, Labels: map[string]string{"io.llmmon.managed": "true"}},
@@ -80,9 +78,11 @@ func TestListImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	labels := got.Filters.Get("label") // a map's keys: in no order
-	sort.Strings(labels)
-	if !got.Filters.ExactMatch("reference", "llmmon-relay") || !reflect.DeepEqual(labels, []string{"io.llmmon.component=relay", "io.llmmon.managed=true"}) {
+	want := client.Filters{
+		"reference": {"llmmon-relay": true},
+		"label":     {"io.llmmon.component=relay": true, "io.llmmon.managed=true": true},
+	}
+	if !reflect.DeepEqual(got.Filters, want) {
 		t.Errorf("filters %v", got.Filters)
 	}
 	if len(list) != 2 || list[0].ID != "sha256:1" || !reflect.DeepEqual(list[0].Tags, []string{"llmmon-relay:aaa"}) || list[1].Tags[0] != "llmmon-relay:bbb" {

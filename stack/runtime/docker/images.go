@@ -14,11 +14,9 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
@@ -39,7 +37,7 @@ func (d *Docker) ImagePresent(ctx context.Context, ref string) (bool, error) {
 // PullImage pulls ref, reporting each progress message to fn (which may be nil). An image that
 // does not exist in its registry is reported as runtime.ErrImageNotFound.
 func (d *Docker) PullImage(ctx context.Context, ref string, fn func(runtime.PullEvent)) error {
-	rc, err := d.api.ImagePull(ctx, ref, image.PullOptions{})
+	rc, err := d.api.ImagePull(ctx, ref, client.ImagePullOptions{})
 	if err != nil {
 		if !isUnreachable(err) && (cerrdefs.IsNotFound(err) || isMissingImage(err.Error())) {
 			return fmt.Errorf("pull image %s: %w: %w", ref, runtime.ErrImageNotFound, err)
@@ -49,7 +47,7 @@ func (d *Docker) PullImage(ctx context.Context, ref string, fn func(runtime.Pull
 	defer rc.Close()
 	dec := json.NewDecoder(rc)
 	for {
-		var msg jsonmessage.JSONMessage
+		var msg streamMessage
 		if err := dec.Decode(&msg); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -73,12 +71,19 @@ func (d *Docker) PullImage(ctx context.Context, ref string, fn func(runtime.Pull
 	}
 }
 
+// streamMessage is one message of a pull or build JSON stream. jsonstream.Message lacks the
+// deprecated "error" field that daemons still send alongside "errorDetail".
+type streamMessage struct {
+	jsonstream.Message
+	ErrorMessage string `json:"error,omitempty"`
+}
+
 // messageError returns the error text carried by a JSON stream message, if any.
-func messageError(msg jsonmessage.JSONMessage) string {
+func messageError(msg streamMessage) string {
 	if msg.Error != nil && msg.Error.Message != "" {
 		return msg.Error.Message
 	}
-	return msg.ErrorMessage //nolint:staticcheck // still sent by daemons alongside errorDetail
+	return msg.ErrorMessage
 }
 
 // BuildImage builds an image tagged tag, labelled with labels, from the in-memory build context
@@ -93,7 +98,7 @@ func (d *Docker) BuildImage(ctx context.Context, tag string, files map[string][]
 	if err != nil {
 		return fmt.Errorf("build image %s: %w", tag, err)
 	}
-	resp, err := d.api.ImageBuild(ctx, buildContext, build.ImageBuildOptions{
+	resp, err := d.api.ImageBuild(ctx, buildContext, client.ImageBuildOptions{
 		Tags:        []string{tag},
 		Dockerfile:  "Dockerfile",
 		Remove:      true,
@@ -111,7 +116,7 @@ func (d *Docker) BuildImage(ctx context.Context, tag string, files map[string][]
 	var lines []string
 	dec := json.NewDecoder(resp.Body)
 	for {
-		var msg jsonmessage.JSONMessage
+		var msg streamMessage
 		if err := dec.Decode(&msg); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -208,7 +213,7 @@ func (d *Docker) CopyFiles(ctx context.Context, id, dir string, files []runtime.
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("copy files to %s: %w", id, err)
 	}
-	if err := d.api.CopyToContainer(ctx, id, dir, &buf, container.CopyToContainerOptions{}); err != nil {
+	if _, err := d.api.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dir, Content: &buf}); err != nil {
 		return d.wrap(err, "copy files to %s:%s", short(id), dir)
 	}
 	return nil
@@ -216,10 +221,11 @@ func (d *Docker) CopyFiles(ctx context.Context, id, dir string, files []runtime.
 
 // ReadLink implements runtime.Runtime with a stat of the path (HEAD /containers/ID/archive).
 func (d *Docker) ReadLink(ctx context.Context, id, path string) (string, error) {
-	st, err := d.api.ContainerStatPath(ctx, id, path)
+	res, err := d.api.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: path})
 	if err != nil {
 		return "", d.wrap(err, "stat %s:%s", short(id), path)
 	}
+	st := res.Stat
 	if st.LinkTarget == "" {
 		return "", fmt.Errorf("stat %s:%s: not a symbolic link: %w", short(id), path, runtime.ErrNotFound)
 	}
@@ -229,7 +235,7 @@ func (d *Docker) ReadLink(ctx context.Context, id, path string) (string, error) 
 // RemoveImage removes the image ref; an image a container still uses (a conflict) or one that
 // is already gone is left alone without an error.
 func (d *Docker) RemoveImage(ctx context.Context, ref string) error {
-	if _, err := d.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+	if _, err := d.api.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
 		if cerrdefs.IsConflict(err) || cerrdefs.IsNotFound(err) {
 			return nil
 		}
@@ -272,7 +278,7 @@ func noSuchCommand(s string) bool {
 
 // ListImages implements runtime.Runtime.
 func (d *Docker) ListImages(ctx context.Context, repo string, labels map[string]string) ([]runtime.Image, error) {
-	f := filters.NewArgs(filters.Arg("reference", repo))
+	f := make(client.Filters).Add("reference", repo)
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
@@ -281,12 +287,12 @@ func (d *Docker) ListImages(ctx context.Context, repo string, labels map[string]
 	for _, k := range keys {
 		f.Add("label", k+"="+labels[k])
 	}
-	list, err := d.api.ImageList(ctx, image.ListOptions{Filters: f})
+	list, err := d.api.ImageList(ctx, client.ImageListOptions{Filters: f})
 	if err != nil {
 		return nil, d.wrap(err, "list images %s", repo)
 	}
 	var out []runtime.Image
-	for _, im := range list {
+	for _, im := range list.Items {
 		tags := make([]string, 0, len(im.RepoTags))
 		for _, t := range im.RepoTags {
 			// The reference filter also matches other registries' repositories of that name.

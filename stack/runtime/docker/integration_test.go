@@ -20,10 +20,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
@@ -49,14 +46,14 @@ func TestMain(m *testing.M) {
 }
 
 func removeImage(tag string) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		return
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, _ = c.ImageRemove(ctx, tag, image.RemoveOptions{Force: true, PruneChildren: true})
+	_, _ = c.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 }
 
 func randomHex(n int) string {
@@ -100,7 +97,7 @@ func integration(t *testing.T) *Docker {
 // rawClient returns a plain Docker client, to make and check objects behind llmmon's back.
 func rawClient(t *testing.T) *client.Client {
 	t.Helper()
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +237,7 @@ func TestIntegrationContainerLifecycle(t *testing.T) {
 	lbl := map[string]string{runtime.LabelProject: p, runtime.LabelManaged: "true"}
 
 	// llmmon creates no networks: the test makes one with the project's label, for RemoveNetworks.
-	created, err := rawClient(t).NetworkCreate(ctx, p+"-net", network.CreateOptions{Driver: "bridge", Labels: lbl})
+	created, err := rawClient(t).NetworkCreate(ctx, p+"-net", client.NetworkCreateOptions{Driver: "bridge", Labels: lbl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +388,7 @@ func TestIntegrationContainerLifecycle(t *testing.T) {
 	if err := d.RemoveNetworks(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rawClient(t).NetworkInspect(ctx, netID, network.InspectOptions{}); !cerrdefs.IsNotFound(err) {
+	if _, err := rawClient(t).NetworkInspect(ctx, netID, client.NetworkInspectOptions{}); !cerrdefs.IsNotFound(err) {
 		t.Errorf("network still there: %v", err)
 	}
 }
@@ -403,15 +400,15 @@ func TestIntegrationForeignObjectsUntouched(t *testing.T) {
 	raw := rawClient(t)
 	name := p + "-foreign"
 
-	n, err := raw.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge"})
+	n, err := raw.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = raw.NetworkRemove(context.Background(), n.ID) })
-	if _, err := raw.VolumeCreate(ctx, volume.CreateOptions{Name: name}); err != nil {
+	t.Cleanup(func() { _, _ = raw.NetworkRemove(context.Background(), n.ID, client.NetworkRemoveOptions{}) })
+	if _, err := raw.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = raw.VolumeRemove(context.Background(), name, true) })
+	t.Cleanup(func() { _, _ = raw.VolumeRemove(context.Background(), name, client.VolumeRemoveOptions{Force: true}) })
 
 	lbl := map[string]string{runtime.LabelProject: p}
 	if err := d.EnsureVolume(ctx, name, lbl); err == nil || !strings.Contains(err.Error(), "not created by llmmon") {
@@ -427,19 +424,19 @@ func TestIntegrationForeignObjectsUntouched(t *testing.T) {
 		t.Errorf("list volumes = %+v %v", vols, err)
 	}
 
-	got, err := raw.NetworkInspect(ctx, n.ID, network.InspectOptions{})
+	got, err := raw.NetworkInspect(ctx, n.ID, client.NetworkInspectOptions{})
 	if err != nil {
 		t.Fatalf("foreign network gone: %v", err)
 	}
-	if len(got.Labels) != 0 {
-		t.Errorf("foreign network relabelled: %v", got.Labels)
+	if len(got.Network.Labels) != 0 {
+		t.Errorf("foreign network relabelled: %v", got.Network.Labels)
 	}
-	v, err := raw.VolumeInspect(ctx, name)
+	v, err := raw.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	if err != nil {
 		t.Fatalf("foreign volume gone: %v", err)
 	}
-	if len(v.Labels) != 0 {
-		t.Errorf("foreign volume relabelled: %v", v.Labels)
+	if len(v.Volume.Labels) != 0 {
+		t.Errorf("foreign volume relabelled: %v", v.Volume.Labels)
 	}
 }
 
@@ -628,5 +625,34 @@ func TestIntegrationListImages(t *testing.T) {
 	}
 	if strings.Join(tags, " ") != repo+":a "+repo+":b" {
 		t.Errorf("listed %v", tags)
+	}
+}
+
+// ReadLink stats a link CopyFiles wrote into a created container and gets its target as an
+// absolute path; a missing path and a file that is not a link are runtime.ErrNotFound.
+func TestIntegrationReadLink(t *testing.T) {
+	d := integration(t)
+	ctx := testContext(t)
+	img := sleeperImage(t, d)
+	p := project(t, d)
+	id, err := d.CreateContainer(ctx, runtime.ContainerSpec{Name: p + "-links", Image: img, Labels: map[string]string{runtime.LabelProject: p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.CopyFiles(ctx, id, "/", []runtime.FileEntry{
+		{Path: "etc/x", Dir: true, Mode: 0o755},
+		{Path: "etc/x/files-abc", Data: []byte("{}"), Mode: 0o644},
+		{Path: "etc/x/.marker", Link: "files-abc", Mode: 0o777},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target, err := d.ReadLink(ctx, id, "/etc/x/.marker"); err != nil || target != "/etc/x/files-abc" {
+		t.Errorf("read link = %q, %v", target, err)
+	}
+	for _, path := range []string{"/etc/x/absent", "/etc/x/files-abc"} {
+		if target, err := d.ReadLink(ctx, id, path); !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("read link %s = %q, %v", path, target, err)
+		}
 	}
 }

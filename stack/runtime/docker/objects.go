@@ -7,8 +7,7 @@ import (
 	"sort"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
+	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
 )
@@ -30,16 +29,16 @@ func checkOwned(kind, name string, have map[string]string, want string) error {
 
 // RemoveNetworks removes every network carrying LabelProject=project.
 func (d *Docker) RemoveNetworks(ctx context.Context, project string) error {
-	list, err := d.api.NetworkList(ctx, network.ListOptions{Filters: projectFilter(project)})
+	list, err := d.api.NetworkList(ctx, client.NetworkListOptions{Filters: projectFilter(project)})
 	if err != nil {
 		return d.wrap(err, "list networks of project %s", project)
 	}
 	var errs []error
-	for _, n := range list {
+	for _, n := range list.Items {
 		if n.Labels[runtime.LabelProject] != project {
 			continue // the filter already guarantees this; never remove anything else
 		}
-		if err := d.api.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := d.api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, d.wrap(err, "remove network %s", n.Name))
 		}
 	}
@@ -54,39 +53,39 @@ func (d *Docker) EnsureVolume(ctx context.Context, name string, labels map[strin
 		return err
 	}
 	project := labels[runtime.LabelProject]
-	v, err := d.api.VolumeInspect(ctx, name)
+	ins, err := d.api.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	switch {
 	case err == nil:
-		return checkOwned("volume", name, v.Labels, project)
+		return checkOwned("volume", name, ins.Volume.Labels, project)
 	case !cerrdefs.IsNotFound(err):
 		return d.wrap(err, "inspect volume %s", name)
 	}
-	v, err = d.api.VolumeCreate(ctx, volume.CreateOptions{Name: name, Driver: "local", Labels: labels})
+	created, err := d.api.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Driver: "local", Labels: labels})
 	if err != nil {
 		return d.wrap(err, "create volume %s", name)
 	}
 	// Creating an existing volume returns it unchanged: someone may have made it meanwhile.
-	return checkOwned("volume", name, v.Labels, project)
+	return checkOwned("volume", name, created.Volume.Labels, project)
 }
 
 // InspectVolume implements runtime.Runtime.
 func (d *Docker) InspectVolume(ctx context.Context, name string) (runtime.Volume, error) {
-	v, err := d.api.VolumeInspect(ctx, name)
+	ins, err := d.api.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	if err != nil {
 		return runtime.Volume{}, d.wrap(err, "inspect volume %s", name)
 	}
-	return runtime.Volume{Name: v.Name, Labels: v.Labels}, nil
+	return runtime.Volume{Name: ins.Volume.Name, Labels: ins.Volume.Labels}, nil
 }
 
 // ListVolumes returns the volumes carrying LabelProject=project, sorted by name.
 func (d *Docker) ListVolumes(ctx context.Context, project string) ([]runtime.Volume, error) {
-	resp, err := d.api.VolumeList(ctx, volume.ListOptions{Filters: projectFilter(project)})
+	resp, err := d.api.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter(project)})
 	if err != nil {
 		return nil, d.wrap(err, "list volumes of project %s", project)
 	}
-	out := make([]runtime.Volume, 0, len(resp.Volumes))
-	for _, v := range resp.Volumes {
-		if v == nil || v.Labels[runtime.LabelProject] != project {
+	out := make([]runtime.Volume, 0, len(resp.Items))
+	for _, v := range resp.Items {
+		if v.Labels[runtime.LabelProject] != project {
 			continue
 		}
 		out = append(out, runtime.Volume{Name: v.Name, Labels: v.Labels})
@@ -98,14 +97,14 @@ func (d *Docker) ListVolumes(ctx context.Context, project string) ([]runtime.Vol
 // RemoveVolume removes the named volume. It refuses a volume without LabelProject, and reports
 // a missing one as runtime.ErrNotFound.
 func (d *Docker) RemoveVolume(ctx context.Context, name string) error {
-	v, err := d.api.VolumeInspect(ctx, name)
+	ins, err := d.api.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	if err != nil {
 		return d.wrap(err, "inspect volume %s", name)
 	}
-	if err := checkOwned("volume", name, v.Labels, ""); err != nil {
+	if err := checkOwned("volume", name, ins.Volume.Labels, ""); err != nil {
 		return err
 	}
-	if err := d.api.VolumeRemove(ctx, name, false); err != nil {
+	if _, err := d.api.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: false}); err != nil {
 		return d.wrap(err, "remove volume %s", name)
 	}
 	return nil
