@@ -60,6 +60,9 @@ folder "Imported"; llmmon remove-dashboard removes one.`, dashimport.MaxSize>>20
 				default:
 					fmt.Fprintln(w, "The stack is not running: Grafana gets it at the next `llmmon up`.")
 				}
+				for _, n := range res.SchemaNotes {
+					fmt.Fprintf(w, "note: %s\n", n)
+				}
 				for _, p := range res.ParseErrors {
 					fmt.Fprintf(w, "warning: a query does not parse: %s\n", p)
 				}

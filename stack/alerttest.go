@@ -1,20 +1,14 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/llmmon/llmmon/stack/relay"
 	"github.com/llmmon/llmmon/stack/render"
@@ -85,13 +79,14 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 			return nil, fmt.Errorf("%w %q; the spec has: %s", ErrUnknownReceiver, name, strings.Join(all, ", "))
 		}
 	}
-	ep, err := endpointsFor(s)
+	ep, err := e.endpointsFor(s)
 	if err != nil {
 		return nil, err
 	}
 	am, rl := ep.am(), ep.relay()
-	if code, _, err := e.get(ctx, am, "/-/ready"); err != nil || code != http.StatusOK {
-		if code == http.StatusUnauthorized {
+	var status *statusError
+	if err := am.Ready(ctx); err != nil {
+		if errors.As(err, &status) && status.refused() {
 			return nil, fmt.Errorf("alertmanager at %s refuses stack %s's credentials: another stack or program holds its port", am.base, s.Name)
 		}
 		return nil, fmt.Errorf("alertmanager at %s is not running; start the stack with llmmon up first", am.base)
@@ -104,8 +99,8 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 	}
 	if needRelay {
 		// /-/ready is open; /api/v1/status proves the relay is this stack's (it wants the token).
-		if code, _, err := e.get(ctx, rl, "/api/v1/status"); err != nil || code != http.StatusOK {
-			if code == http.StatusUnauthorized {
+		if _, err := rl.Status(ctx); err != nil {
+			if errors.As(err, &status) && status.refused() {
 				return nil, fmt.Errorf("the notification relay at %s refuses stack %s's token: another stack or program holds its port", rl.base, s.Name)
 			}
 			return nil, fmt.Errorf("the notification relay at %s is not running; run llmmon up (it starts the relay for dingtalk and wecom receivers)", rl.base)
@@ -113,32 +108,31 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 	}
 	// The running Alertmanager must have this spec's test routes (a stack started by an older
 	// llmmon, or from another spec, would route the test alert elsewhere).
-	_, body, err := e.get(ctx, am, "/api/v2/status")
-	if err != nil || !bytes.Contains(body, []byte(render.TestReceiverLabel)) {
+	if st, err := am.Status(ctx); err != nil || !strings.Contains(st.Config.Original, render.TestReceiverLabel) {
 		return nil, fmt.Errorf("the running Alertmanager does not have this spec's receivers; run llmmon up first")
 	}
-	before, _ := e.amNotificationCounters(ctx, am)
+	before, _ := am.NotificationCounters(ctx)
 	start := time.Now()
 	idb := make([]byte, 6)
 	_, _ = rand.Read(idb)
 	id := hex.EncodeToString(idb)
-	alerts := make([]map[string]any, 0, len(rcvs))
+	alerts := make([]amAlert, 0, len(rcvs))
 	for _, r := range rcvs {
 		alerts = append(alerts, testAlert(s, id, r.Name, start, time.Time{}))
 	}
-	if err := e.postAlerts(ctx, am, alerts); err != nil {
-		return nil, err
+	if err := am.PostAlerts(ctx, alerts); err != nil {
+		return nil, fmt.Errorf("send the test alert to alertmanager: %w", err)
 	}
 	defer func() {
 		// Resolve the test alerts, so that they do not linger (a resolved message follows).
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		now := time.Now()
-		res := make([]map[string]any, 0, len(rcvs))
+		res := make([]amAlert, 0, len(rcvs))
 		for _, r := range rcvs {
 			res = append(res, testAlert(s, id, r.Name, start, now))
 		}
-		_ = e.postAlerts(rctx, am, res)
+		_ = am.PostAlerts(rctx, res)
 	}()
 
 	results := map[string]*AlertTestResult{}
@@ -150,12 +144,10 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 		}
 	}
 	relayResults := func() []relay.TestResult {
-		var out []relay.TestResult
-		if needRelay {
-			if code, body, err := e.get(ctx, rl, "/api/v1/tests/"+id); err == nil && code == http.StatusOK {
-				_ = json.Unmarshal(body, &out)
-			}
+		if !needRelay {
+			return nil
 		}
+		out, _ := rl.TestResults(ctx, id)
 		return out
 	}
 	deadline := time.NewTimer(o.Timeout)
@@ -171,7 +163,7 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 		case <-tick.C:
 		}
 		relayRes := relayResults()
-		after, _ := e.amNotificationCounters(ctx, am)
+		after, _ := am.NotificationCounters(ctx)
 		for _, r := range rcvs {
 			if results[r.Name] != nil {
 				continue
@@ -199,7 +191,7 @@ func (e *Engine) AlertTest(ctx context.Context, s *spec.Spec, o AlertTestOptions
 const retryGrace = 10 * time.Second
 
 // judge decides one receiver's outcome, or returns nil while it is not known yet.
-func (e *Engine) judge(ctx context.Context, s *spec.Spec, am endpoint, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]notifyCount, lastCall bool) *AlertTestResult {
+func (e *Engine) judge(ctx context.Context, s *spec.Spec, am amAPI, r spec.Receiver, relayRes []relay.TestResult, before, after map[string]notifyCount, lastCall bool) *AlertTestResult {
 	res := &AlertTestResult{Receiver: r.Name, Kind: r.Kind()}
 	if r.DingTalk != nil || r.WeCom != nil {
 		for _, t := range relayRes {
@@ -225,7 +217,7 @@ func (e *Engine) judge(ctx context.Context, s *spec.Spec, am endpoint, r spec.Re
 	if ok > 0 && failed == 0 {
 		// The attempt counter moves just before the failure counter: read both again.
 		time.Sleep(100 * time.Millisecond)
-		if again, err := e.amNotificationCounters(ctx, am); err == nil {
+		if again, err := am.NotificationCounters(ctx); err == nil {
 			ok = again[r.Name].OK - before[r.Name].OK
 			failed = again[r.Name].Failed - before[r.Name].Failed
 		}
@@ -240,47 +232,6 @@ func (e *Engine) judge(ctx context.Context, s *spec.Spec, am endpoint, r spec.Re
 		return nil
 	}
 	return res
-}
-
-// notifyCount is one receiver's notification attempts that succeeded and failed.
-type notifyCount struct{ OK, Failed float64 }
-
-// amNotificationCounters reads Alertmanager's notification attempts per receiver.
-func (e *Engine) amNotificationCounters(ctx context.Context, am endpoint) (map[string]notifyCount, error) {
-	code, body, err := e.get(ctx, am, "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("alertmanager /metrics: HTTP %d", code)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]notifyCount{}
-	// The per-attempt counters: notifications_total counts a notification when its first attempt
-	// starts, notification_requests_* count each attempt once it has an answer.
-	for _, name := range []string{"alertmanager_notification_requests_total", "alertmanager_notification_requests_failed_total"} {
-		for _, m := range fams[name].GetMetric() {
-			var rcv string
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "receiver_name" {
-					rcv = l.GetValue()
-				}
-			}
-			c := out[rcv]
-			if name == "alertmanager_notification_requests_total" {
-				c.OK += m.GetCounter().GetValue()
-			} else {
-				c.OK -= m.GetCounter().GetValue()
-				c.Failed += m.GetCounter().GetValue()
-			}
-			out[rcv] = c
-		}
-	}
-	return out, nil
 }
 
 var amErrRe = regexp.MustCompile(`err="((?:[^"\\]|\\.)*)"`)
@@ -369,13 +320,13 @@ func redactURL(s string) string {
 	})
 }
 
-func testAlert(s *spec.Spec, id, receiver string, start, end time.Time) map[string]any {
+func testAlert(s *spec.Spec, id, receiver string, start, end time.Time) amAlert {
 	summary := "Test alert from llmmon: if you read this, receiver " + receiver + " works"
 	if s.Language == "zh" {
 		summary = "llmmon 测试告警：看到这条消息说明接收者 " + receiver + " 配置正确"
 	}
-	a := map[string]any{
-		"labels": map[string]string{
+	a := amAlert{
+		Labels: map[string]string{
 			"alertname":              "LLMMonTestAlert",
 			"severity":               "critical",
 			"target":                 "llmmon-alert-test",
@@ -383,28 +334,16 @@ func testAlert(s *spec.Spec, id, receiver string, start, end time.Time) map[stri
 			render.TestLabel:         id,
 			render.TestReceiverLabel: receiver,
 		},
-		"annotations": map[string]string{
+		Annotations: map[string]string{
 			"summary":     summary,
 			"description": "Sent by `llmmon alert test`; it resolves by itself.",
 			"value":       "42",
 			"dashboard":   render.GrafanaURL(s) + "/d/llmmon-overview/",
 		},
-		"startsAt": start.UTC().Format(time.RFC3339Nano),
+		StartsAt: start.UTC(),
 	}
 	if !end.IsZero() {
-		a["endsAt"] = end.UTC().Format(time.RFC3339Nano)
+		a.EndsAt = end.UTC()
 	}
 	return a
-}
-
-func (e *Engine) postAlerts(ctx context.Context, am endpoint, alerts []map[string]any) error {
-	b, _ := json.Marshal(alerts)
-	code, _, err := e.call(ctx, am, http.MethodPost, "/api/v2/alerts", b, "application/json")
-	if err != nil {
-		return fmt.Errorf("send the test alert to alertmanager: %w", err)
-	}
-	if code != http.StatusOK {
-		return fmt.Errorf("alertmanager refused the test alert: HTTP %d", code)
-	}
-	return nil
 }

@@ -64,7 +64,10 @@ type ImportResult struct {
 	Note            string
 	Missing         []dashimport.PanelMetrics
 	ParseErrors     []string
-	Origin          string
+	// SchemaNotes: the dashboard is on an older Grafana schema, which Grafana migrates when it
+	// loads it.
+	SchemaNotes []string
+	Origin      string
 }
 
 // ImportDashboard fetches a dashboard (file, URL or grafana.com ID; at most dashimport.MaxSize
@@ -87,7 +90,7 @@ func (e *Engine) ImportDashboard(ctx context.Context, s *spec.Spec, source strin
 	if err != nil {
 		return nil, err
 	}
-	res := &ImportResult{UID: r.UID, Title: r.Title, Replaced: r.Replaced, ParseErrors: r.ParseErrors, Origin: origin}
+	res := &ImportResult{UID: r.UID, Title: r.Title, Replaced: r.Replaced, ParseErrors: r.ParseErrors, SchemaNotes: r.SchemaNotes, Origin: origin}
 	builtin, err := e.builtinDashboards(s)
 	if err != nil {
 		return nil, err
@@ -112,59 +115,63 @@ func (e *Engine) ImportDashboard(ctx context.Context, s *spec.Spec, source strin
 	if err := render.WriteFileAtomic(res.File, r.Dashboard, 0o644); err != nil {
 		return nil, err
 	}
-	g, pw, err := e.runningGrafana(ctx, s)
+	g, err := e.runningGrafana(ctx, s)
 	if err != nil || g == nil {
 		return res, err
 	}
 	res.Running = true
+	// Read only: a missing Grafana password or stack credentials are never created here.
+	ep, credErr := e.endpointsFor(s)
 	entry := runtime.FileEntry{Path: strings.TrimPrefix(importedContainerPath(name), "/"), Data: r.Dashboard, Mode: 0o644, UID: grafanaUID, GID: grafanaGID}
 	if err := e.rt.CopyFiles(ctx, g.ID, "/", []runtime.FileEntry{entry}); err != nil {
 		return nil, fmt.Errorf("the dashboard is saved in %s, but copying it into Grafana failed (the next `llmmon up` copies it): %w", res.File, err)
 	}
-	if res.Loaded, res.Note, err = e.reloadDashboards(ctx, s, pw, r.UID, true); err != nil {
+	if res.Loaded, res.Note, err = reloadDashboards(ctx, ep.grafana(), r.UID, true); err != nil {
 		return nil, fmt.Errorf("the dashboard is saved in %s and copied into Grafana, but %w", res.File, err)
 	}
-	if have, err := e.metricNames(ctx, s); err == nil {
-		res.Missing = dashimport.MissingMetrics(r, have)
+	if credErr == nil {
+		if have, err := ep.prom().MetricNames(ctx); err == nil {
+			res.Missing = dashimport.MissingMetrics(r, have)
+		}
 	}
 	return res, nil
 }
 
-// runningGrafana returns the stack's running Grafana container and the admin password, or nil
-// when Docker does not answer or Grafana does not run.
-func (e *Engine) runningGrafana(ctx context.Context, s *spec.Spec) (*runtime.Container, string, error) {
+// runningGrafana returns the stack's running Grafana container, or nil when Docker does not
+// answer or Grafana does not run.
+func (e *Engine) runningGrafana(ctx context.Context, s *spec.Spec) (*runtime.Container, error) {
 	if e.rt == nil {
-		return nil, "", nil
+		return nil, nil
 	}
 	if _, err := e.rt.Ping(ctx); err != nil {
-		return nil, "", nil
+		return nil, nil
 	}
 	cs, err := e.rt.ListContainers(ctx, s.Name)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	for _, c := range cs {
 		if c.Labels[runtime.LabelComponent] == "grafana" && c.Running {
-			pw, _, err := grafanaPassword(s)
-			if err != nil {
-				return nil, "", err
-			}
-			return &c, pw, nil
+			return &c, nil
 		}
 	}
-	return nil, "", nil
+	return nil, nil
 }
 
 // reloadDashboards has Grafana reload its dashboard provisioning and checks that it serves
-// (want) or no longer serves (!want) the dashboard uid. A Grafana without the reload API picks
-// the change up by itself within its providers' interval: ok is false and note says so.
-func (e *Engine) reloadDashboards(ctx context.Context, s *spec.Spec, pw, uid string, want bool) (ok bool, note string, err error) {
-	if err := e.grafanaReload(ctx, s, pw, "dashboards"); errors.Is(err, ErrNoProvisioningReload) {
+// (want) or no longer serves (!want) the dashboard uid. A Grafana without the reload API, or one
+// whose admin password llmmon does not have, picks the change up by itself within its
+// providers' interval: ok is false and note says so.
+func reloadDashboards(ctx context.Context, g grafanaAPI, uid string, want bool) (ok bool, note string, err error) {
+	if g.password == "" {
+		return false, "llmmon has no Grafana admin password (neither grafana.admin_password in the spec nor DATA_DIR/secrets/grafana-admin-password), so it cannot ask Grafana to reload; Grafana reads the change by itself within 10 s", nil
+	}
+	if err := g.ReloadProvisioning(ctx, "dashboards"); errors.Is(err, ErrNoProvisioningReload) {
 		return false, "this Grafana has no provisioning reload API; it reads the change by itself within 10 s", nil
 	} else if err != nil {
 		return false, "", err
 	}
-	has, err := e.grafanaDashboard(ctx, s, pw, uid)
+	has, err := g.HasDashboard(ctx, uid)
 	if err != nil {
 		return false, "", err
 	}
@@ -272,7 +279,7 @@ func (e *Engine) RemoveDashboard(ctx context.Context, s *spec.Spec, name string)
 	if err := os.Remove(d.File); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove %s: %w", d.File, err)
 	}
-	g, pw, err := e.runningGrafana(ctx, s)
+	g, err := e.runningGrafana(ctx, s)
 	if err != nil || g == nil {
 		return res, err
 	}
@@ -286,7 +293,8 @@ func (e *Engine) RemoveDashboard(ctx context.Context, s *spec.Spec, name string)
 	if d.UID == "" {
 		return res, nil
 	}
-	if res.Removed, res.Note, err = e.reloadDashboards(ctx, s, pw, d.UID, false); err != nil {
+	ep, _ := e.endpointsFor(s) // read only; Grafana's password is all it needs
+	if res.Removed, res.Note, err = reloadDashboards(ctx, ep.grafana(), d.UID, false); err != nil {
 		return nil, fmt.Errorf("%s is removed from %s and from Grafana's files, but %w", d.Title, ImportedDir(s), err)
 	}
 	return res, nil
@@ -339,27 +347,4 @@ func importedList(list []ImportedDashboard) string {
 		lines[i] = fmt.Sprintf("  %s  %q  (%s)", d.UID, d.Title, filepath.Base(d.File))
 	}
 	return "the imported dashboards are (llmmon dashboards lists them):\n" + strings.Join(lines, "\n")
-}
-
-// metricNames returns the metric names the running Prometheus has.
-func (e *Engine) metricNames(ctx context.Context, s *spec.Spec) (map[string]bool, error) {
-	ep, err := endpointsFor(s)
-	if err != nil {
-		return nil, err
-	}
-	code, b, err := e.get(ctx, ep.prom(), "/api/v1/label/__name__/values")
-	if err != nil || code != http.StatusOK {
-		return nil, fmt.Errorf("prometheus does not answer")
-	}
-	var r struct {
-		Data []string `json:"data"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for _, n := range r.Data {
-		out[n] = true
-	}
-	return out, nil
 }

@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path"
 	"sort"
 
@@ -23,11 +22,11 @@ type DoctorReport struct {
 // Doctor checks every model service the stack's Prometheus scrapes against the dashboards and
 // records llmmon generates for its engine. It only reads.
 func (e *Engine) Doctor(ctx context.Context, s *spec.Spec) (*DoctorReport, error) {
-	ep, err := endpointsFor(s)
+	ep, err := e.endpointsFor(s)
 	if err != nil {
 		return nil, err
 	}
-	q := promQuerier{e: e, prom: ep.prom()}
+	q := ep.prom()
 	up, err := q.Query(ctx, `group by (target, engine) (up{engine!=""})`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot ask Prometheus which services it scrapes (is the stack up? `llmmon status` says): %w", err)
@@ -61,18 +60,4 @@ func (e *Engine) Doctor(ctx context.Context, s *spec.Spec) (*DoctorReport, error
 		r.Notes += len(tr.Notes)
 	}
 	return r, nil
-}
-
-// promQuerier runs instant queries on the stack's Prometheus with its credentials.
-type promQuerier struct {
-	e    *Engine
-	prom endpoint
-}
-
-func (q promQuerier) Query(ctx context.Context, expr string) ([]doctor.Sample, error) {
-	b, err := q.e.getOK(ctx, q.prom, "/api/v1/query?query="+url.QueryEscape(expr))
-	if err != nil {
-		return nil, err
-	}
-	return doctor.ParseQueryResponse(b)
 }

@@ -48,8 +48,13 @@ func WithGPUDetector(f func() (bool, string)) Option { return func(e *Engine) { 
 // WithNvidiaSMIDetector replaces the detector of GPUs only nvidia-smi reads (for tests).
 func WithNvidiaSMIDetector(f func() (bool, string)) Option { return func(e *Engine) { e.smiOnly = f } }
 
-// WithHTTPClient replaces the client used for health checks and reloads (for tests).
+// WithHTTPClient replaces the client of every call to the stack's APIs and of the probes of
+// targets (for tests). It needs no Timeout: each call is bounded by its context (callTimeout,
+// grafanaReloadTimeout, probeTimeout).
 func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.http = c } }
+
+// probeTimeout bounds the probe of a target (its /metrics, then its root page).
+const probeTimeout = 5 * time.Second
 
 // WithSelfBinary sets the llmmon executable the relay image is built from (default: the
 // running executable).
@@ -57,7 +62,7 @@ func WithSelfBinary(path string) Option { return func(e *Engine) { e.binary = pa
 
 // New returns an engine over the given assets.
 func New(assets render.Assets, opts ...Option) *Engine {
-	e := &Engine{assets: assets, log: slog.New(slog.DiscardHandler), version: "dev", gpu: detect.GPU, smiOnly: detect.NvidiaSMIOnly, http: &http.Client{Timeout: 3 * time.Second}}
+	e := &Engine{assets: assets, log: slog.New(slog.DiscardHandler), version: "dev", gpu: detect.GPU, smiOnly: detect.NvidiaSMIOnly, http: &http.Client{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -184,6 +189,8 @@ func (e *Engine) probeTarget(ctx context.Context, t spec.Target) (detect.Found, 
 		return detect.Found{}, err
 	}
 	base := g.Labels["__scheme__"] + "://" + g.Targets[0]
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
 	return detect.Probe(ctx, e.http, base, base+g.Labels["__metrics_path__"])
 }
 

@@ -13,20 +13,16 @@ import (
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
-// api returns a component's API at the address its description names, with the credentials
-// it needs.
-func (ep endpoints) api(c render.Component) endpoint {
-	p := ep.of(c.Name)
-	p.component, p.base = c.Name, "http://"+c.Addr
-	return p
-}
-
 // reload asks a component to re-read its files through the paths its description names, with
-// the credentials it needs.
+// the credentials it needs. Grafana's provisioning reload answers once every dashboard is
+// stored: it gets grafanaReloadTimeout, the others callTimeout.
 func (e *Engine) reload(ctx context.Context, ep endpoints, d Desired) error {
-	p := ep.api(d.Component)
+	p := ep.of(d.Component.Name)
+	if d.Component.Name == "grafana" {
+		p = p.within(grafanaReloadTimeout)
+	}
 	for _, path := range d.Component.Reload {
-		code, b, err := e.call(ctx, p, http.MethodPost, path, nil, "")
+		code, b, err := p.call(ctx, http.MethodPost, path, nil, "")
 		if err != nil {
 			return fmt.Errorf("reload %s: %w", d.Component.Name, err)
 		}
@@ -44,8 +40,8 @@ func (e *Engine) reload(ctx context.Context, ep endpoints, d Desired) error {
 // its description holds, or what does not hold yet. It talks to the component with the
 // stack's credentials.
 func (e *Engine) healthCheck(ctx context.Context, ep endpoints, c render.Component) error {
-	p := ep.api(c)
-	code, _, err := e.get(ctx, p, c.Health)
+	p := ep.of(c.Name)
+	code, _, err := p.get(ctx, c.Health)
 	if err != nil {
 		return fmt.Errorf("%s does not answer: %v", p.URL(c.Health), shortErr(err))
 	}
@@ -56,7 +52,7 @@ func (e *Engine) healthCheck(ctx context.Context, ep endpoints, c render.Compone
 		return fmt.Errorf("%s answers HTTP %d", p.URL(c.Health), code)
 	}
 	for _, chk := range c.Ready {
-		code, b, err := e.get(ctx, p, chk.Path)
+		code, b, err := p.get(ctx, chk.Path)
 		if err != nil || code != http.StatusOK || !jsonHas(b, chk.NonEmpty) {
 			if err == nil && code != http.StatusOK {
 				return fmt.Errorf("%s %s (HTTP %d)", c.Name, chk.Missing, code)
@@ -100,20 +96,15 @@ func jsonHas(b []byte, path string) bool {
 	return true
 }
 
-// waitHealthy polls every component until all are healthy, or fails with the last log lines of
-// the first one that is not.
-func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, grafanaPW string, o UpOptions) error {
+// waitHealthy polls every component, through the stack's APIs ep, until all are healthy, or
+// fails with the last log lines of the first one that is not.
+func (e *Engine) waitHealthy(ctx context.Context, s *spec.Spec, want []Desired, ep endpoints, o UpOptions) error {
 	deadline := time.Now().Add(o.HealthTimeout)
 	pending := map[string]bool{}
 	for _, d := range want {
 		pending[d.Component.Name] = true
 	}
 	lastErr := map[string]error{}
-	creds, err := ReadCredentials(s)
-	if err != nil {
-		return err
-	}
-	ep := newEndpoints(s, creds, grafanaPW)
 	const delay = 50 * time.Millisecond // local calls are cheap, and every 50 ms of waiting counts
 	var waitingFor []string
 	for _, d := range want {

@@ -2,10 +2,8 @@ package stack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -117,7 +115,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	for _, c := range cs {
 		byName[c.Labels[runtime.LabelComponent]] = c
 	}
-	ep, credErr := endpointsFor(s)
+	ep, credErr := e.endpointsFor(s) // the credentials are read here, once
 	st := &Status{Stack: s.Name, Healthy: true, Components: make([]ComponentStatus, len(comps)), GPU: gpuSource(s, gpu, smi, gpuWhy)}
 	ours := make([]bool, len(comps))
 	var wg sync.WaitGroup
@@ -148,7 +146,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 			} else if c.Published || c.Name == "relay" {
 				// Not ours, since ours is missing: say who holds the port, if anyone (asked
 				// without the stack's credentials, which are not for a stranger).
-				if _, _, err := e.get(cctx, ep.of(c.Name).anonymous(), "/"); err == nil {
+				if _, _, err := ep.of(c.Name).anonymous().get(cctx, "/"); err == nil {
 					row.Health += "; " + notOursIn(s, c)
 				}
 			}
@@ -172,9 +170,9 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 		st.AlertsError = "cannot read alerts: Prometheus is down (" + why + ")"
 		st.Healthy = false
 	} else {
-		if ts, err := e.activeTargets(cctx, s); err == nil {
+		if ts, err := activeTargets(cctx, ep.prom()); err == nil {
 			st.Targets = ts
-			st.Blind = e.blindTargets(cctx, ep)
+			st.Blind = blindTargets(cctx, ep.prom())
 			for _, t := range ts {
 				if t.Health == "down" {
 					st.Healthy = false
@@ -184,7 +182,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 			st.TargetsError = "cannot read targets: " + err.Error()
 			st.Healthy = false
 		}
-		alerts, err := e.firingAlerts(cctx, ep.prom())
+		alerts, err := firingAlerts(cctx, ep.prom())
 		if err != nil {
 			st.AlertsError = "cannot read alerts: " + err.Error()
 			st.Healthy = false
@@ -217,7 +215,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	}
 	_, amDown := down["alertmanager"]
 	_, relayDown := down["relay"]
-	st.Receivers = e.receiverStatus(cctx, s, ep, !amDown, !relayDown)
+	st.Receivers = receiverStatus(cctx, s, ep, !amDown, !relayDown)
 	return st, nil
 }
 
@@ -229,7 +227,7 @@ func (e *Engine) statusCheck(ctx context.Context, s *spec.Spec, ep endpoints, cr
 		if credErr != nil {
 			return false, credErr
 		}
-		if err := e.identify(ctx, s, ep, c, ct); err != nil {
+		if err := identify(ctx, s, ep, c, ct); err != nil {
 			return false, err
 		}
 	}
@@ -239,48 +237,43 @@ func (e *Engine) statusCheck(ctx context.Context, s *spec.Spec, ep endpoints, cr
 // identify checks that the Prometheus, Alertmanager or relay answering at c's address is this
 // stack's: it must take the stack's credentials; Prometheus must carry the stack's external
 // label, and Alertmanager must have started with the stack's container.
-func (e *Engine) identify(ctx context.Context, s *spec.Spec, ep endpoints, c render.Component, ct runtime.Container) error {
-	p := ep.of(c.Name)
-	path := map[string]string{"prometheus": "/api/v1/status/config", "alertmanager": "/api/v2/status", "relay": "/api/v1/status"}[c.Name]
-	code, b, err := e.get(ctx, p, path)
-	if err != nil {
-		return fmt.Errorf("%s does not answer: %s", p.base, shortErr(err))
-	}
-	if code == http.StatusUnauthorized || code == http.StatusForbidden {
-		return errors.New(notOursIn(s, c))
-	}
-	if code != http.StatusOK {
-		return fmt.Errorf("%s answers HTTP %d", p.URL(path), code)
-	}
+func identify(ctx context.Context, s *spec.Spec, ep endpoints, c render.Component, ct runtime.Container) error {
+	var err error
 	switch c.Name {
 	case "prometheus":
-		var cfg struct {
-			Data struct {
-				YAML string `json:"yaml"`
-			} `json:"data"`
-		}
-		var pc struct {
-			Global struct {
-				ExternalLabels map[string]string `yaml:"external_labels"`
-			} `yaml:"global"`
-		}
-		if json.Unmarshal(b, &cfg) != nil || yaml.Unmarshal([]byte(cfg.Data.YAML), &pc) != nil || pc.Global.ExternalLabels["stack"] != s.Name {
-			return errors.New(notOursIn(s, c))
+		var cfg string
+		if cfg, err = ep.prom().Config(ctx); err == nil {
+			var pc struct {
+				Global struct {
+					ExternalLabels map[string]string `yaml:"external_labels"`
+				} `yaml:"global"`
+			}
+			if yaml.Unmarshal([]byte(cfg), &pc) != nil || pc.Global.ExternalLabels["stack"] != s.Name {
+				return errors.New(notOursIn(s, c))
+			}
 		}
 	case "alertmanager":
-		var am struct {
-			Uptime time.Time `json:"uptime"`
-		}
-		if json.Unmarshal(b, &am) != nil {
-			return errors.New(notOursIn(s, c))
-		}
-		if !ct.StartedAt.IsZero() && !am.Uptime.IsZero() {
+		var am amStatus
+		if am, err = ep.am().Status(ctx); err == nil && !ct.StartedAt.IsZero() && !am.Uptime.IsZero() {
 			if d := am.Uptime.Sub(ct.StartedAt); d < -time.Minute || d > time.Minute {
 				return errors.New(notOursIn(s, c))
 			}
 		}
+	case "relay":
+		_, err = ep.relay().Status(ctx)
 	}
-	return nil
+	var unreachable *unreachableError
+	var status *statusError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &unreachable):
+		return fmt.Errorf("%s does not answer: %s", unreachable.base, shortErr(unreachable.err))
+	case errors.As(err, &status) && !status.refused():
+		return err
+	}
+	// It refuses the stack's credentials, or answers, but not as the component does.
+	return errors.New(notOursIn(s, c))
 }
 
 // notOursIn says that what answers at a component's address is not the stack's own.
@@ -301,42 +294,28 @@ func displayName(component string) string {
 }
 
 // firingAlerts reads the alerts Prometheus has pending or firing.
-func (e *Engine) firingAlerts(ctx context.Context, prom endpoint) ([]AlertStatus, error) {
-	b, err := e.getOK(ctx, prom, "/api/v1/alerts")
+func firingAlerts(ctx context.Context, prom promAPI) ([]AlertStatus, error) {
+	al, err := prom.Alerts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var al struct {
-		Data struct {
-			Alerts []struct {
-				Labels      map[string]string `json:"labels"`
-				Annotations map[string]string `json:"annotations"`
-				State       string            `json:"state"`
-			} `json:"alerts"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &al); err != nil {
-		return nil, fmt.Errorf("prometheus answered something unreadable: %w", err)
-	}
-	out := make([]AlertStatus, 0, len(al.Data.Alerts))
-	for _, a := range al.Data.Alerts {
-		out = append(out, AlertStatus{Name: a.Labels["alertname"], State: a.State, Severity: a.Labels["severity"], Target: a.Labels["target"], Summary: a.Annotations["summary"]})
+	out := make([]AlertStatus, 0, len(al))
+	for _, a := range al {
+		out = append(out, AlertStatus{Name: string(a.Labels["alertname"]), State: string(a.State), Severity: string(a.Labels["severity"]), Target: string(a.Labels["target"]), Summary: string(a.Annotations["summary"])})
 	}
 	return out, nil
 }
 
 // receiverStatus reads Alertmanager's per-receiver counters and the relay's queue, each only
 // when it is the stack's own.
-func (e *Engine) receiverStatus(ctx context.Context, s *spec.Spec, ep endpoints, amOK, relayOK bool) []ReceiverStatus {
+func receiverStatus(ctx context.Context, s *spec.Spec, ep endpoints, amOK, relayOK bool) []ReceiverStatus {
 	var counters map[string]notifyCount
 	if amOK {
-		counters, _ = e.amNotificationCounters(ctx, ep.am())
+		counters, _ = ep.am().NotificationCounters(ctx)
 	}
 	var relayed []relay.ReceiverStatus
 	if render.NeedsRelay(s) && relayOK {
-		if b, err := e.getOK(ctx, ep.relay(), "/api/v1/status"); err == nil {
-			_ = json.Unmarshal(b, &relayed)
-		}
+		relayed, _ = ep.relay().Status(ctx)
 	}
 	out := make([]ReceiverStatus, 0, len(s.Notify.Receivers))
 	for _, r := range s.Notify.Receivers {
@@ -462,8 +441,8 @@ func gpuSource(s *spec.Spec, dcgm, smi bool, why string) string {
 const blindExpr = `group by (target) (up{engine!=""} == 1) unless on (target) group by (target) ({__name__=~"llmmon:(requests|generation_tokens|prompt_tokens):rate5m|llmmon:(queue_length|running_requests)|llmmon:kv_cache_usage:ratio|llmmon:e2e_latency_seconds:(p95|mean)"})`
 
 // blindTargets returns the blind model services, sorted; nil when Prometheus cannot say.
-func (e *Engine) blindTargets(ctx context.Context, ep endpoints) []string {
-	res, err := promQuerier{e: e, prom: ep.prom()}.Query(ctx, blindExpr)
+func blindTargets(ctx context.Context, prom promAPI) []string {
+	res, err := prom.Query(ctx, blindExpr)
 	if err != nil {
 		return nil
 	}

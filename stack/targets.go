@@ -2,12 +2,12 @@ package stack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
 	"github.com/llmmon/llmmon/stack/detect"
 	"github.com/llmmon/llmmon/stack/render"
@@ -63,6 +63,8 @@ func (e *Engine) ProbeTarget(ctx context.Context, t spec.Target) (detect.Found, 
 	}
 	base := g.Labels["__scheme__"] + "://" + g.Targets[0]
 	url := base + g.Labels["__metrics_path__"]
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
 	f, err := detect.Probe(ctx, e.http, base, url)
 	if err != nil {
 		return f, fmt.Errorf("%w: %s does not answer (%v)", ErrUnreachable, url, shortErr(err))
@@ -215,24 +217,30 @@ func (e *Engine) applyTargets(ctx context.Context, s *spec.Spec, wait string, o 
 	if wait == "" || o.Wait <= 0 {
 		return res, nil
 	}
+	// The credentials are read once for the whole wait, not on every poll.
+	ep, err := e.endpointsFor(s)
+	if err != nil {
+		return res, err
+	}
+	prom := ep.prom()
 	start := time.Now()
 	deadline := start.Add(o.Wait)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		ts, err := e.promTargets(cctx, s)
+		ts, err := prom.Targets(cctx)
 		cancel()
 		if err == nil {
 			for _, t := range ts {
-				if t.Labels["target"] != wait {
+				if string(t.Labels["target"]) != wait {
 					continue
 				}
 				res.LastErr = strings.TrimSpace(t.LastError)
 				switch {
-				case t.Health == "up":
+				case t.Health == v1.HealthGood:
 					res.Scraped = true
 					res.Waited = time.Since(start)
 					return res, nil
-				case t.Health == "down" && !t.LastScrape.IsZero():
+				case t.Health == v1.HealthBad && !t.LastScrape.IsZero():
 					// Prometheus tried, and the scrape failed: waiting longer would only show
 					// the same error again.
 					res.Failed = true
@@ -255,11 +263,19 @@ func (e *Engine) applyTargets(ctx context.Context, s *spec.Spec, wait string, o 
 
 // Targets returns every model-service target as the running Prometheus sees it.
 func (e *Engine) Targets(ctx context.Context, s *spec.Spec) ([]TargetStatus, error) {
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	all, err := e.activeTargets(cctx, s)
+	ep, err := e.endpointsFor(s)
 	if err != nil {
 		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	all, err := activeTargets(cctx, ep.prom())
+	var status *statusError
+	switch {
+	case errors.As(err, &status) && status.refused():
+		return nil, fmt.Errorf("port %s answers, but not as stack %s's Prometheus (it refuses the stack's credentials; another stack or program holds the port)", strings.TrimPrefix(status.base, "http://"), s.Name)
+	case err != nil:
+		return nil, fmt.Errorf("%w (is the stack up? `llmmon status` says)", err)
 	}
 	var out []TargetStatus
 	for _, t := range all {
@@ -270,51 +286,15 @@ func (e *Engine) Targets(ctx context.Context, s *spec.Spec) ([]TargetStatus, err
 	return out, nil
 }
 
-// promTarget is one active target as Prometheus' /api/v1/targets reports it.
-type promTarget struct {
-	Labels     map[string]string `json:"labels"`
-	Health     string            `json:"health"` // up, down, or unknown before the first scrape
-	LastError  string            `json:"lastError"`
-	LastScrape time.Time         `json:"lastScrape"` // zero before the first scrape
-}
-
-// promTargets returns every active scrape target of the running Prometheus.
-func (e *Engine) promTargets(ctx context.Context, s *spec.Spec) ([]promTarget, error) {
-	ep, err := endpointsFor(s)
-	if err != nil {
-		return nil, err
-	}
-	prom := ep.prom()
-	code, b, err := e.get(ctx, prom, "/api/v1/targets?state=active")
-	if err != nil {
-		return nil, fmt.Errorf("prometheus does not answer at %s (is the stack up?): %w", prom.base, err)
-	}
-	if code == http.StatusUnauthorized {
-		return nil, fmt.Errorf("port %s answers, but not as stack %s's Prometheus (it refuses the stack's credentials; another stack or program holds the port)", strings.TrimPrefix(prom.base, "http://"), s.Name)
-	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("prometheus answered HTTP %d", code)
-	}
-	var tg struct {
-		Data struct {
-			Active []promTarget `json:"activeTargets"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &tg); err != nil {
-		return nil, err
-	}
-	return tg.Data.Active, nil
-}
-
 // activeTargets returns every active scrape target of the running Prometheus.
-func (e *Engine) activeTargets(ctx context.Context, s *spec.Spec) ([]TargetStatus, error) {
-	all, err := e.promTargets(ctx, s)
+func activeTargets(ctx context.Context, prom promAPI) ([]TargetStatus, error) {
+	all, err := prom.Targets(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]TargetStatus, 0, len(all))
 	for _, t := range all {
-		out = append(out, TargetStatus{Job: t.Labels["job"], Target: t.Labels["target"], Instance: t.Labels["instance"], Health: t.Health, LastError: strings.TrimSpace(t.LastError)})
+		out = append(out, TargetStatus{Job: string(t.Labels["job"]), Target: string(t.Labels["target"]), Instance: string(t.Labels["instance"]), Health: string(t.Health), LastError: strings.TrimSpace(t.LastError)})
 	}
 	return out, nil
 }

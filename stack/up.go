@@ -326,10 +326,11 @@ func (e *Engine) Up(ctx context.Context, s *spec.Spec, o UpOptions) (*UpResult, 
 		return nil, err
 	}
 	_ = os.Remove(filepath.Join(s.DataDir, "state.json")) // kept by earlier versions; the containers are the state now
-	if err := e.execute(ctx, want, steps, obs, newEndpoints(s, creds, pw), o, res); err != nil {
+	ep := e.newEndpoints(s, creds, pw)
+	if err := e.execute(ctx, want, steps, obs, ep, o, res); err != nil {
 		return res, err
 	}
-	if err := e.waitHealthy(ctx, s, want, pw, o); err != nil {
+	if err := e.waitHealthy(ctx, s, want, ep, o); err != nil {
 		return res, err
 	}
 	for _, d := range want {
@@ -535,9 +536,9 @@ func (e *Engine) awaitStarted(ctx context.Context, ep endpoints, wave []Desired,
 		if _, ok := steps.For(d.Component.Name); !ok {
 			continue
 		}
-		p := ep.api(d.Component)
+		p := ep.of(d.Component.Name)
 		for ctx.Err() == nil {
-			if code, _, err := e.get(ctx, p, d.Component.Health); err == nil && code == http.StatusOK {
+			if code, _, err := p.get(ctx, d.Component.Health); err == nil && code == http.StatusOK {
 				break
 			}
 			select {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/llmmon/llmmon/stack/check"
+	"github.com/llmmon/llmmon/stack/render"
 	"github.com/llmmon/llmmon/stack/spec"
 )
 
@@ -55,8 +57,11 @@ const exportHint = "export the dashboard from Grafana (Share > Export > Save to 
 
 // Check reports whether data is a Grafana dashboard llmmon can import: one JSON object (or
 // Grafana's API form {"dashboard": {...}}) with a title, whose panels, rows, queries, template
-// variables and __inputs have the types Grafana gives them. The error is an *InputError that
-// names source, the line and column, and the JSON path.
+// variables and __inputs have the types Grafana gives them. A dashboard whose schemaVersion is
+// Grafana's current one (check.DashboardSchemaVersion) or later must also follow that schema,
+// as the Grafana Foundation SDK models it: Grafana does not migrate such a dashboard, so a
+// value of the wrong type or out of range would reach its panels as it is (see schema). The
+// error is an *InputError that names source, the line and column, and the JSON path.
 func Check(data []byte, source string) error {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	c := &checker{data: data, source: source}
@@ -81,6 +86,9 @@ func Check(data []byte, source string) error {
 		d, prefix = inner, "dashboard."
 	}
 	c.dashboard(d, prefix)
+	if c.first == nil {
+		c.schema(d, prefix)
+	}
 	return c.first
 }
 
@@ -205,6 +213,89 @@ func (c *checker) dashboard(d map[string]any, p string) {
 	}
 	// Grafana 8 exports write "__elements": [], later ones an object of library panels.
 	c.oneOf(d, p, "__elements", "object", "array")
+}
+
+// schema refuses a dashboard that declares Grafana's current schemaVersion (or a later one)
+// but has a value of the wrong type or outside the schema's constraints, as the Grafana
+// Foundation SDK finds them (check.InspectDashboard). What is not refused:
+//
+//   - a dashboard of an older schemaVersion, or none: Grafana migrates it to the current
+//     schema when it loads it (Resolve notes it in Result.SchemaNotes);
+//   - fields the SDK's schema lacks (Grafana itself writes some, e.g. the Prometheus query
+//     editor's useBackend) and required fields left out (Grafana fills in their defaults);
+//   - datasource references, which Resolve rewrites to llmmon's datasource anyway;
+//   - gnetId as a number, which is how Grafana writes it although the SDK types it a string.
+func (c *checker) schema(d map[string]any, p string) {
+	sv, ok := d["schemaVersion"].(json.Number)
+	if !ok {
+		return
+	}
+	if v, err := sv.Float64(); err != nil || v < float64(check.DashboardSchemaVersion) {
+		return
+	}
+	view := map[string]any{}
+	for k, v := range d {
+		switch k {
+		case "__inputs", "__requires", "__elements":
+		default:
+			view[k] = fixedDatasources(v)
+		}
+	}
+	data, err := json.Marshal(view)
+	if err != nil {
+		return
+	}
+	r, err := check.InspectDashboard(data)
+	if err != nil {
+		return
+	}
+	for _, f := range r.Findings {
+		if !refused(f) {
+			continue
+		}
+		msg := f.Msg
+		if f.Where != "" {
+			msg = f.Where + ": " + msg
+		}
+		c.fail(p+f.Path, fmt.Sprintf("%s, in Grafana's dashboard schema %d, which the dashboard declares (schemaVersion %s)", msg, check.DashboardSchemaVersion, sv),
+			"Grafana does not migrate a dashboard that declares its current schema, so it would take this value as it is: fix it, or export the dashboard again from Grafana (Share > Export > Save to file)")
+		return
+	}
+}
+
+// refused reports whether a finding of the schema check refuses an import (see schema).
+func refused(f check.SchemaFinding) bool {
+	switch {
+	case f.Kind != check.WrongType && f.Kind != check.Invalid:
+		return false
+	case f.Path == "gnetId":
+		return false
+	}
+	return true
+}
+
+// fixedDatasources returns a copy of v in which every datasource reference is llmmon's, as
+// Resolve makes it.
+func fixedDatasources(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			if k == "datasource" {
+				m[k] = map[string]any{"type": "prometheus", "uid": render.DatasourceUID}
+				continue
+			}
+			m[k] = fixedDatasources(x)
+		}
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, x := range t {
+			s[i] = fixedDatasources(x)
+		}
+		return s
+	}
+	return v
 }
 
 func (c *checker) panels(panels []any, path string) {

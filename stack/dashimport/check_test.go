@@ -3,12 +3,16 @@ package dashimport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack/check"
 	"github.com/llmmon/llmmon/stack/dashimport"
 	"github.com/llmmon/llmmon/stack/spec"
 )
@@ -108,5 +112,145 @@ func TestFetchNamesTheFile(t *testing.T) {
 	_, _, err = dashimport.Fetch(context.Background(), nil, filepath.Join(t.TempDir(), "absent.json"))
 	if !errors.Is(err, spec.ErrInvalid) || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "hint: ") {
 		t.Fatalf("absent: %v", err)
+	}
+}
+
+// TestCheckCurrentSchema: a dashboard that declares Grafana's current schemaVersion is taken
+// by Grafana as it is, so a value of the wrong type or out of the schema's range is refused,
+// at its place; the same dashboard declaring an older schemaVersion is accepted, with notes
+// saying that Grafana migrates it. What Grafana itself writes and the SDK does not model is
+// never refused.
+func TestCheckCurrentSchema(t *testing.T) {
+	sv := check.DashboardSchemaVersion
+	for _, c := range []struct {
+		name, json string
+		line, col  int
+		path, msg  string
+	}{
+		{"too wide", `{"title": "A", "schemaVersion": %d,
+ "panels": [{"type": "timeseries", "id": 3, "title": "Latency", "gridPos": {"h": 8, "w": 30, "x": 0, "y": 0}}]}`,
+			2, 90, "panels[0].gridPos.w", `panel 3 "Latency": must be <= 24, in Grafana's dashboard schema`},
+		{"wrapped", `{"dashboard": {"title": "A", "schemaVersion": %d,
+ "panels": [{"type": "stat", "gridPos": {"h": 0, "w": 6, "x": 0, "y": 0}}]}, "meta": {}}`,
+			2, 47, "dashboard.panels[0].gridPos.h", `panel at panels[0]: must be > 0`},
+		{"refresh", `{"title": "A", "schemaVersion": %d, "refresh": true}`,
+			1, 48, "refresh", "want a string, got true or false"},
+		{"variable", `{"title": "A", "schemaVersion": %d,
+ "templating": {"list": [{"name": "job", "type": "query", "multi": "yes"}]}}`,
+			2, 68, "templating.list[0].multi", "variable job: want true or false, got a string"},
+		{"option", `{"title": "A", "schemaVersion": %d,
+ "panels": [{"type": "timeseries", "title": "P", "options": {"legend": {"showLegend": "no"}}}]}`,
+			2, 87, "panels[0].options.legend.showLegend", `panel "P": want true or false, got a string`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data := fmt.Sprintf(c.json, sv)
+			err := dashimport.Check([]byte(data), "d.json")
+			var ie *dashimport.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("want an InputError, got %v", err)
+			}
+			if !errors.Is(err, spec.ErrInvalid) || ie.Hint == "" {
+				t.Errorf("not bad input with a hint: %v", err)
+			}
+			if ie.Line != c.line || ie.Col != c.col || ie.Path != c.path || !strings.Contains(ie.Msg, c.msg) {
+				t.Errorf("got %d:%d %q %q\nwant %d:%d %q %q", ie.Line, ie.Col, ie.Path, ie.Msg, c.line, c.col, c.path, c.msg)
+			}
+			if !strings.Contains(ie.Msg, fmt.Sprintf("(schemaVersion %d)", sv)) {
+				t.Errorf("the message does not say which schemaVersion the dashboard declares: %s", ie.Msg)
+			}
+
+			// Declaring an older schema, the same dashboard is Grafana's to migrate.
+			old := strings.Replace(data, fmt.Sprintf(`"schemaVersion": %d`, sv), `"schemaVersion": 39`, 1)
+			r, err := dashimport.Resolve([]byte(old), dashimport.Options{})
+			if err != nil {
+				t.Fatalf("schemaVersion 39: %v", err)
+			}
+			if len(r.SchemaNotes) != 2 || !strings.HasPrefix(r.SchemaNotes[0], fmt.Sprintf("schemaVersion 39 is older than Grafana's current dashboard schema (%d): Grafana migrates", sv)) ||
+				!strings.Contains(r.SchemaNotes[1], "1 value(s) do not follow the current schema yet") {
+				t.Errorf("schemaVersion 39: notes %q", r.SchemaNotes)
+			}
+		})
+	}
+	for _, ok := range []string{
+		// Fields the SDK does not model (Grafana's query editor writes some), required fields
+		// left out (Grafana fills in defaults), a panel type the SDK has no model of.
+		`{"title": "A", "schemaVersion": %d, "style": "dark", "panels": [{"type": "timeseries", "title": "P",
+		  "targets": [{"refId": "A", "expr": "up", "useBackend": false, "datasource": {"type": "prometheus", "uid": "x"}}],
+		  "options": {"legend": {"displayMode": "list"}}}, {"type": "grafana-clock-panel", "options": {"x": 1}}]}`,
+		// Datasource references of any form: Resolve binds every one to llmmon's datasource.
+		`{"title": "A", "schemaVersion": %d, "panels": [{"type": "stat", "datasource": "$ds", "targets": [{"datasource": "Prometheus", "expr": "up"}]}],
+		  "templating": {"list": [{"name": "ds", "type": "datasource", "query": "prometheus", "datasource": null}]}}`,
+		// gnetId as a number, as Grafana writes it (the SDK types it a string).
+		`{"title": "A", "schemaVersion": %d, "gnetId": 12239}`,
+		// A later schemaVersion than the SDK knows, in the schema it does know.
+		`{"title": "A", "schemaVersion": %d9}`,
+	} {
+		data := fmt.Sprintf(ok, sv)
+		if err := dashimport.Check([]byte(data), "ok.json"); err != nil {
+			t.Errorf("%s: %v", data, err)
+		}
+		r, err := dashimport.Resolve([]byte(data), dashimport.Options{})
+		if err != nil || len(r.SchemaNotes) != 0 {
+			t.Errorf("%s: notes %q, %v", data, r.SchemaNotes, err)
+		}
+	}
+	// No schemaVersion: Grafana migrates it from the oldest schema.
+	r, err := dashimport.Resolve([]byte(`{"title": "A", "panels": []}`), dashimport.Options{})
+	if err != nil || len(r.SchemaNotes) != 1 || !strings.HasPrefix(r.SchemaNotes[0], "the dashboard has no schemaVersion: Grafana takes it for the oldest schema") {
+		t.Errorf("no schemaVersion: %q, %v", r.SchemaNotes, err)
+	}
+}
+
+var schemaVersionRe = regexp.MustCompile(`"schemaVersion":\s*(\d+)`)
+
+// TestPublishedDashboardsAndTheCurrentSchema: every published dashboard of the fixtures
+// declares an older schemaVersion and is imported with a note that Grafana migrates it. The
+// recent ones (Grafana 10 and later) would pass even if they declared the current schema:
+// what they hold that the SDK does not model is never refused. NVIDIA's (schemaVersion 22,
+// "refresh": true) would not, and must not, since Grafana would then not migrate it.
+func TestPublishedDashboardsAndTheCurrentSchema(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testenv.Fixtures(t), "dashboards", "*.json"))
+	if len(files) == 0 {
+		testenv.SkipOrFail(t, "no published dashboards in the fixtures")
+	}
+	sv := check.DashboardSchemaVersion
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := schemaVersionRe.FindSubmatch(data)
+			if m == nil {
+				t.Fatal("no schemaVersion")
+			}
+			published, _ := strconv.Atoi(string(m[1]))
+			if published >= sv {
+				t.Fatalf("schemaVersion %d is the current one: this test wants older dashboards", published)
+			}
+			r, err := dashimport.Resolve(data, dashimport.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.SchemaNotes) == 0 || !strings.HasPrefix(r.SchemaNotes[0], fmt.Sprintf("schemaVersion %d is older", published)) {
+				t.Errorf("notes %q", r.SchemaNotes)
+			}
+
+			current := schemaVersionRe.ReplaceAll(data, []byte(fmt.Sprintf(`"schemaVersion": %d`, sv)))
+			err = dashimport.Check(current, filepath.Base(f))
+			if published < 30 {
+				var ie *dashimport.InputError
+				if !errors.As(err, &ie) || ie.Path != "refresh" || ie.Line == 0 {
+					t.Errorf("declaring schemaVersion %d: got %v, want a refusal of its \"refresh\": true", sv, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Errorf("declaring schemaVersion %d: %v", sv, err)
+			}
+			if r, err := dashimport.Resolve(current, dashimport.Options{}); err != nil || len(r.SchemaNotes) != 0 {
+				t.Errorf("declaring schemaVersion %d: notes %q, %v", sv, r.SchemaNotes, err)
+			}
+		})
 	}
 }

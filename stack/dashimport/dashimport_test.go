@@ -7,17 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -556,170 +552,5 @@ func TestMissingMetrics(t *testing.T) {
 	}
 	if using < 2 {
 		t.Errorf("%d queries use vllm:num_requests_running; the fixture changed?", using)
-	}
-}
-
-// ---------------------------------------------------------------- Push
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
-// startStandin builds and runs llmmon's Grafana stand-in and returns its base URL.
-func startStandin(t *testing.T, password string) string {
-	t.Helper()
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "standin")
-	build := exec.Command(goTool(), "build", "-o", bin, "./test/grafana-standin")
-	build.Dir = testenv.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the Grafana stand-in: %v\n%s", err, out)
-	}
-	prov := filepath.Join(tmp, "provisioning")
-	for _, d := range []string{"datasources", "dashboards"} {
-		if err := os.MkdirAll(filepath.Join(prov, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "GF_SERVER_HTTP_ADDR=127.0.0.1", fmt.Sprintf("GF_SERVER_HTTP_PORT=%d", port),
-		"GF_SECURITY_ADMIN_PASSWORD="+password, "GF_PATHS_DATA="+filepath.Join(tmp, "data"), "GF_PATHS_PROVISIONING="+prov)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/api/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("the Grafana stand-in exited:\n%s", logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Grafana stand-in did not answer /api/health: %v\n%s", err, logs.String())
-		}
-	}
-}
-
-func getJSON(t *testing.T, u, password string, v any) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.SetBasicAuth("admin", password)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode
-}
-
-func TestPush(t *testing.T) {
-	const pw = "pw-s3cret-4711"
-	r, err := dashimport.Resolve(fixture(t, "dashboards", "vllm-grafana.json"), dashimport.Options{FolderUID: "llmmon-imported"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := startStandin(t, pw)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	// The folder is created, then the dashboard saved in it; a second push overwrites it.
-	for i := 1; i <= 2; i++ {
-		if err := dashimport.Push(ctx, nil, base+"/", "admin", pw, r, "llmmon-imported", "Imported"); err != nil {
-			t.Fatalf("push %d: %v", i, err)
-		}
-		var got struct {
-			Dashboard map[string]any `json:"dashboard"`
-			Meta      struct {
-				FolderUID   string `json:"folderUid"`
-				FolderTitle string `json:"folderTitle"`
-				Version     int    `json:"version"`
-			} `json:"meta"`
-		}
-		if code := getJSON(t, base+"/api/dashboards/uid/"+r.UID, pw, &got); code != 200 {
-			t.Fatalf("GET dashboard: %d", code)
-		}
-		if got.Meta.FolderUID != "llmmon-imported" || got.Meta.FolderTitle != "Imported" || got.Meta.Version != i {
-			t.Errorf("push %d: meta %+v", i, got.Meta)
-		}
-		if got.Dashboard["title"] != "vLLM" || got.Dashboard["uid"] != r.UID {
-			t.Errorf("push %d: dashboard %v %v", i, got.Dashboard["title"], got.Dashboard["uid"])
-		}
-		for _, ds := range datasources(got.Dashboard) {
-			if !isLLMMonDatasource(ds) && !isGrafanaBuiltin(ds) {
-				t.Errorf("stored datasource %v", ds)
-			}
-		}
-	}
-	var folder map[string]any
-	if code := getJSON(t, base+"/api/folders/llmmon-imported", pw, &folder); code != 200 || folder["title"] != "Imported" {
-		t.Errorf("folder: %d %v", code, folder)
-	}
-
-	// Into the General folder.
-	d, err := dashimport.Resolve(fixture(t, "dashboards", "nvidia-dcgm-exporter.json"), dashimport.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dashimport.Push(ctx, nil, base, "admin", pw, d, "", ""); err != nil {
-		t.Fatal(err)
-	}
-
-	// A wrong password: the status and Grafana's message, not the password.
-	const wrong = "not-the-password-9876"
-	err = dashimport.Push(ctx, nil, base, "admin", wrong, r, "llmmon-imported", "Imported")
-	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "invalid username or password") {
-		t.Errorf("wrong password: %v", err)
-	} else if strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), pw) {
-		t.Errorf("the password is in the error: %v", err)
-	}
-	// Credentials in the URL are not used, nor shown.
-	err = dashimport.Push(ctx, nil, strings.Replace(base, "http://", "http://admin:"+pw+"@", 1), "admin", wrong, r, "", "")
-	if err == nil || strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), wrong) {
-		t.Errorf("credentials in the URL: %v", err)
-	}
-	// Something that is not Grafana answers 200 with a web page.
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = io.WriteString(w, "<!DOCTYPE html><html>a proxy's login page</html>")
-	}))
-	defer page.Close()
-	for _, folder := range []string{"llmmon-imported", ""} {
-		err = dashimport.Push(ctx, nil, page.URL, "admin", pw, r, folder, "Imported")
-		if err == nil || !strings.Contains(err.Error(), "not as Grafana does") || !strings.Contains(err.Error(), "<!DOCTYPE html>") {
-			t.Errorf("web page, folder %q: %v", folder, err)
-		}
-	}
-	// Nothing listens: a plain network error.
-	err = dashimport.Push(ctx, nil, "http://127.0.0.1:1", "admin", wrong, r, "llmmon-imported", "Imported")
-	if err == nil || strings.Contains(err.Error(), wrong) {
-		t.Errorf("no Grafana: %v", err)
 	}
 }

@@ -21,7 +21,7 @@ const DatasourceName = "Prometheus (llmmon)"
 type Options struct {
 	// FolderUID is the Grafana folder the dashboard is meant for (llmmon-imported for file
 	// provisioning). The JSON does not record it: the folder comes from the provisioning
-	// provider, or from Push. Resolve only checks that it is a valid Grafana uid.
+	// provider. Resolve only checks that it is a valid Grafana uid.
 	FolderUID string
 	// DatasourceUID is the datasource every reference is pointed at; default
 	// render.DatasourceUID (llmmon-prometheus).
@@ -36,6 +36,10 @@ type Result struct {
 	Replaced    int // placeholders and datasource references rewritten
 	Queries     []check.PanelQuery
 	ParseErrors []string // queries that do not parse (panel title + error)
+	// SchemaNotes say how the dashboard stands to Grafana's current dashboard schema when
+	// Grafana will migrate it (an older schemaVersion, or none); nil when it declares the
+	// current one (Check refuses one that declares it without following it).
+	SchemaNotes []string
 }
 
 var (
@@ -95,8 +99,10 @@ type resolver struct {
 //     the title ("imp-" and 12 hex digits of its SHA-256), and the id is set to null.
 //
 // Unknown fields are kept. A malformed dashboard is an *InputError (see Check). Every Prometheus query is then parsed with Prometheus' parser;
-// the failures are listed in ParseErrors, they do not fail Resolve. The JSON may also be
-// Grafana's API form {"dashboard": {…}, "meta": {…}}.
+// the failures are listed in ParseErrors, they do not fail Resolve. A dashboard of an older
+// schemaVersion than Grafana's current one is imported as it is, since Grafana migrates it
+// when it loads it; SchemaNotes say so. The JSON may also be Grafana's API form
+// {"dashboard": {…}, "meta": {…}}.
 func Resolve(data []byte, o Options) (*Result, error) {
 	if o.DatasourceUID == "" {
 		o.DatasourceUID = render.DatasourceUID
@@ -186,7 +192,38 @@ func Resolve(data []byte, o Options) (*Result, error) {
 			res.ParseErrors = append(res.ParseErrors, fmt.Sprintf("%s: %v", queryName(q), err))
 		}
 	}
+	if res.SchemaNotes, err = schemaNotes(res.Dashboard); err != nil {
+		return nil, fmt.Errorf("resolve dashboard %q: %w", title, err)
+	}
 	return res, nil
+}
+
+// schemaNotes says, for a dashboard that Grafana will migrate (an older schemaVersion, or
+// none), that it will, and which of its values do not follow the current schema yet.
+func schemaNotes(data []byte) ([]string, error) {
+	r, err := check.InspectDashboard(data)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Old() {
+		return nil, nil
+	}
+	var notes []string
+	if r.HasSchemaVersion {
+		notes = append(notes, fmt.Sprintf("schemaVersion %d is older than Grafana's current dashboard schema (%d): Grafana migrates the dashboard to it each time it loads it; the file stays as published", r.SchemaVersion, check.DashboardSchemaVersion))
+	} else {
+		notes = append(notes, fmt.Sprintf("the dashboard has no schemaVersion: Grafana takes it for the oldest schema and migrates all of it to the current one (%d) each time it loads it", check.DashboardSchemaVersion))
+	}
+	var off []check.SchemaFinding
+	for _, f := range r.Findings {
+		if refused(f) {
+			off = append(off, f)
+		}
+	}
+	if len(off) > 0 {
+		notes = append(notes, fmt.Sprintf("%d value(s) do not follow the current schema yet, which Grafana's migration is meant to update (the first: %s)", len(off), off[0]))
+	}
+	return notes, nil
 }
 
 // queryName names a query for a person: `panel "Title" (id 3) query A` or `variable job`.
