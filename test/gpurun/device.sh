@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs on the GPU machine lent by the device tool (no Docker, no Go, no network there), from the
 # repository root, with .gpurun/llmmon.gz (a static llmmon build) carried. See README.md beside.
-# PROFILE=full (about 6 minutes) or smoke (about 1.5). Everything it records lands under $OUT.
+# PROFILE=full (about 4 minutes) or smoke (about 1.5). Everything it records lands under $OUT.
 set -u
 : "${OUT:?OUT must name the folder to record into}"
 export PYTHONUNBUFFERED=1 PROFILE=${PROFILE:-full}
@@ -36,7 +36,7 @@ if ! up http://127.0.0.1:8000/health; then
 fi
 echo "== ready after ${i}s" >>$OUT/logs.txt
 
-SECONDS_MAX=$([ "$PROFILE" = smoke ] && echo 40 || echo 320) EXPORTER_PID=$EXP \
+SECONDS_MAX=$([ "$PROFILE" = smoke ] && echo 40 || echo 200) EXPORTER_PID=$EXP \
 	python3 test/gpurun/record.py "$QUERY" >$W/record.log 2>&1 &
 REC=$!
 python3 test/gpurun/load.py >$W/load.log 2>&1
