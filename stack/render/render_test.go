@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/llmmon/llmmon/dashboards"
@@ -45,7 +46,21 @@ var fakeCredentials = render.Credentials{
 	RelayToken:      "golden-relay-token",
 }
 
+// rendered caches each case's bundle: the tests only read it, so every case is rendered once.
+var rendered sync.Map // case name -> *render.Bundle
+
 func renderCase(t *testing.T, name string) *render.Bundle {
+	t.Helper()
+	if b, ok := rendered.Load(name); ok {
+		return b.(*render.Bundle)
+	}
+	b := renderFresh(t, name)
+	rendered.Store(name, b)
+	return b
+}
+
+// renderFresh renders a case anew (for the determinism test).
+func renderFresh(t *testing.T, name string) *render.Bundle {
 	t.Helper()
 	s := load(t, name)
 	b, err := render.Render(s, assets, render.Options{GPU: s.GPU == "on", Credentials: fakeCredentials})
@@ -57,8 +72,25 @@ func renderCase(t *testing.T, name string) *render.Bundle {
 
 var cases = []string{"minimal", "example", "zh-overrides", "options"}
 
-// TestGolden compares every rendered file with testdata/golden/CASE; go test -update rewrites them.
+// dashboardDir is where the bundle holds llmmon's dashboards; every case renders the same ones,
+// so their golden files are kept once, in testdata/golden/dashboards.
+const dashboardDir = "grafana/dashboards/" + render.DashboardFolder + "/"
+
+// TestGolden compares every rendered file with testdata/golden/CASE (the dashboards with
+// testdata/golden/dashboards); go test -update rewrites them.
 func TestGolden(t *testing.T) {
+	shared := filepath.Join("testdata", "golden", "dashboards")
+	if *update {
+		os.RemoveAll(shared)
+		for p, f := range renderCase(t, cases[0]).Under(dashboardDir) {
+			if err := os.MkdirAll(shared, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(shared, p), f.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
 			b := renderCase(t, name)
@@ -68,11 +100,16 @@ func TestGolden(t *testing.T) {
 				if err := b.Write(dir); err != nil {
 					t.Fatal(err)
 				}
+				os.RemoveAll(filepath.Join(dir, filepath.FromSlash(dashboardDir)))
 			}
 			seen := map[string]bool{}
 			for _, p := range b.Paths() {
 				seen[p] = true
-				want, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+				golden := filepath.Join(dir, filepath.FromSlash(p))
+				if rest, ok := strings.CutPrefix(p, dashboardDir); ok {
+					golden = filepath.Join(shared, rest)
+				}
+				want, err := os.ReadFile(golden)
 				if err != nil {
 					t.Errorf("%s: no golden file (run go test ./stack/render -update): %v", p, err)
 					continue
@@ -94,12 +131,12 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// TestDeterministic renders the same spec many times and compares bytes.
+// TestDeterministic renders the same spec again and again and compares bytes.
 func TestDeterministic(t *testing.T) {
 	for _, name := range cases {
 		first := renderCase(t, name)
-		for i := 0; i < 50; i++ {
-			b := renderCase(t, name)
+		for i := 0; i < 10; i++ {
+			b := renderFresh(t, name)
 			if b.Hash("") != first.Hash("") {
 				t.Fatalf("%s: render %d differs from the first", name, i)
 			}
