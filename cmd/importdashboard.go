@@ -43,7 +43,9 @@ folder "Imported"; llmmon remove-dashboard removes one.`, dashimport.MaxSize>>20
 			}
 			noPassword := grafanaPasswordUnavailable(s, src)
 			run := func(e *stack.Engine) error {
-				res, err := e.ImportDashboard(cmd.Context(), s, args[0], stack.ImportOptions{})
+				progress, done := a.progress()
+				res, err := e.ImportDashboard(cmd.Context(), s, args[0], stack.ImportOptions{Progress: progress})
+				done()
 				if err != nil {
 					return err
 				}

@@ -52,7 +52,10 @@ func importedContainerPath(name string) string {
 const grafanaUID, grafanaGID = 472, 0
 
 // ImportOptions control ImportDashboard.
-type ImportOptions struct{}
+type ImportOptions struct {
+	// Progress is told what the import waits for (fetching a URL); it may be nil.
+	Progress func(Event)
+}
 
 // ImportResult says what ImportDashboard did.
 type ImportResult struct {
@@ -77,9 +80,13 @@ type ImportResult struct {
 // dashboard provisioning, so the dashboard appears at once without a Grafana restart. The file
 // is the only path: it is not also pushed through Grafana's dashboard API, which would give
 // Grafana two sources for one uid. It reports the panels whose metrics no target exposes.
-func (e *Engine) ImportDashboard(ctx context.Context, s *spec.Spec, source string, _ ImportOptions) (*ImportResult, error) {
+func (e *Engine) ImportDashboard(ctx context.Context, s *spec.Spec, source string, o ImportOptions) (*ImportResult, error) {
 	client := &http.Client{Timeout: 30 * time.Second}
-	data, origin, err := dashimport.Fetch(ctx, client, source)
+	data, origin, err := dashimport.Fetch(ctx, client, source, dashimport.OnFetch(func(url string, timeout time.Duration) {
+		if o.Progress != nil {
+			o.Progress(Event{Action: "wait", Detail: fmt.Sprintf("fetching %s (waiting up to %s)", url, timeout)})
+		}
+	}))
 	if errors.Is(err, dashimport.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: %w", spec.ErrInvalid, err)
 	}

@@ -75,7 +75,11 @@ var (
 // of that name wins). A grafana.com dashboard page URL is fetched through grafana.com's
 // download API. origin names where the JSON came from (the absolute file path or the URL).
 // When grafana.com cannot be reached the error wraps ErrOffline. c may be nil.
-func Fetch(ctx context.Context, c *http.Client, source string) (data []byte, origin string, err error) {
+func Fetch(ctx context.Context, c *http.Client, source string, opts ...FetchOption) (data []byte, origin string, err error) {
+	var o fetchOpts
+	for _, opt := range opts {
+		opt(&o)
+	}
 	source = strings.TrimSpace(source)
 	if source == "" {
 		return nil, "", errors.New("no dashboard source given: want a JSON file, an http(s) URL or a grafana.com dashboard ID")
@@ -84,11 +88,11 @@ func Fetch(ctx context.Context, c *http.Client, source string) (data []byte, ori
 		c = &http.Client{Timeout: 60 * time.Second}
 	}
 	if m := gcomPageRe.FindStringSubmatch(source); m != nil {
-		return fetchGrafanaCom(ctx, c, m[1], "")
+		return o.fetchGrafanaCom(ctx, c, m[1], "")
 	}
 	lower := strings.ToLower(source)
 	if strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
-		data, err := get(ctx, c, source)
+		data, err := o.get(ctx, c, source)
 		if err != nil {
 			return nil, source, err
 		}
@@ -96,7 +100,7 @@ func Fetch(ctx context.Context, c *http.Client, source string) (data []byte, ori
 	}
 	if m := idRe.FindStringSubmatch(source); m != nil {
 		if st, err := os.Stat(source); err != nil || st.IsDir() {
-			return fetchGrafanaCom(ctx, c, m[1], m[2])
+			return o.fetchGrafanaCom(ctx, c, m[1], m[2])
 		}
 	}
 	data, origin, err = readFile(source)
@@ -146,13 +150,13 @@ func (e *offlineError) Error() string {
 
 func (e *offlineError) Unwrap() []error { return []error{ErrOffline, e.cause} }
 
-func fetchGrafanaCom(ctx context.Context, c *http.Client, id, rev string) ([]byte, string, error) {
+func (o fetchOpts) fetchGrafanaCom(ctx context.Context, c *http.Client, id, rev string) ([]byte, string, error) {
 	if rev == "" {
 		rev = "latest"
 	}
 	base := strings.TrimRight(GrafanaComURL, "/")
 	u := base + "/api/dashboards/" + id + "/revisions/" + rev + "/download"
-	data, err := get(ctx, c, u)
+	data, err := o.get(ctx, c, u)
 	if err != nil {
 		if ctx.Err() == nil && unreachable(err) {
 			host := base
@@ -202,6 +206,26 @@ func (e *httpStatusError) Unwrap() error {
 		return spec.ErrInvalid
 	}
 	return nil
+}
+
+// FetchOption changes how Fetch fetches.
+type FetchOption func(*fetchOpts)
+
+type fetchOpts struct {
+	fetching func(url string, timeout time.Duration)
+}
+
+// OnFetch is told each URL before Fetch asks for it, with the longest it may wait.
+func OnFetch(fn func(url string, timeout time.Duration)) FetchOption {
+	return func(o *fetchOpts) { o.fetching = fn }
+}
+
+// get fetches u, saying so first.
+func (o fetchOpts) get(ctx context.Context, c *http.Client, u string) ([]byte, error) {
+	if o.fetching != nil {
+		o.fetching(shownURL(u), c.Timeout)
+	}
+	return get(ctx, c, u)
 }
 
 func get(ctx context.Context, c *http.Client, u string) ([]byte, error) {
@@ -286,6 +310,19 @@ func apiMessage(data []byte) string {
 }
 
 // redactURL drops a password from a URL's user info.
+// shownURL is u for a progress line: without a password, and without its query, which may hold
+// a token.
+func shownURL(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "the dashboard's URL"
+	}
+	if pu.RawQuery != "" {
+		pu.RawQuery = "…"
+	}
+	return pu.Redacted()
+}
+
 func redactURL(u string) string {
 	if pu, err := url.Parse(u); err == nil && pu.User != nil {
 		return pu.Redacted()
