@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"sort"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -23,29 +22,7 @@ func newTargetsCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
-				live, lerr := e.Targets(cmd.Context(), s)
-				byName := map[string]stack.TargetStatus{}
-				for _, t := range live {
-					byName[t.Target] = t
-				}
-				type row struct {
-					Name      string `json:"name"`
-					Engine    string `json:"engine"`
-					URL       string `json:"url"`
-					Health    string `json:"health"`
-					LastError string `json:"last_error,omitempty"`
-				}
-				var rows []row
-				for _, t := range s.Targets {
-					r := row{Name: t.Name, Engine: t.Engine, URL: t.URL, Health: "unknown"}
-					if l, ok := byName[t.Name]; ok {
-						r.Health, r.LastError, r.Engine = l.Health, l.LastError, l.Job
-					} else if lerr == nil {
-						r.Health = "not scraped yet"
-					}
-					rows = append(rows, r)
-				}
-				sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+				rows, lerr := e.TargetList(cmd.Context(), s)
 				if output.JSON() {
 					return writeJSON(a.streams.Out, rows)
 				}

@@ -249,3 +249,26 @@ func TestStatusAsksAStrangerWithoutCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetList: the spec's targets joined with Prometheus' by name: scraped ones with their
+// health and job, the others "not scraped yet"; "unknown" for all, and why, when Prometheus
+// cannot be read.
+func TestTargetList(t *testing.T) {
+	s := statusSpec(t)
+	s.Targets = append(s.Targets, spec.Target{Name: "embed", Engine: "sglang", URL: "http://127.0.0.1:30000"})
+	creds, err := stack.EnsureCredentials(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := statusEngine(fake.New(), &promStandin{wantPW: creds.APIPassword, stackLabel: "unit"}).TargetList(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Name != "embed" || rows[0].Health != "not scraped yet" || rows[1].Name != "qwen" || rows[1].Health != "up" || rows[1].Engine != "vllm" {
+		t.Errorf("rows %+v", rows)
+	}
+	rows, err = statusEngine(fake.New(), &promStandin{refuseAll: true}).TargetList(t.Context(), s)
+	if err == nil || len(rows) != 2 || rows[0].Health != "unknown" || rows[1].Health != "unknown" {
+		t.Errorf("Prometheus refusing: %+v, %v", rows, err)
+	}
+}
