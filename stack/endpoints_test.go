@@ -119,9 +119,18 @@ func TestAddTargetWaitReadsTheCredentialsOnce(t *testing.T) {
 	}
 	h.reset()
 	reads := stack.CountSecretReads(t)
-	res, err := e.AddTarget(t.Context(), file, s, spec.Target{Name: "qwen", URL: "http://127.0.0.1:8000"}, stack.AddTargetOptions{Wait: 10 * time.Second})
+	var waits []string
+	progress := func(ev stack.Event) {
+		if ev.Action == "wait" {
+			waits = append(waits, ev.Detail)
+		}
+	}
+	res, err := e.AddTarget(t.Context(), file, s, spec.Target{Name: "qwen", URL: "http://127.0.0.1:8000"}, stack.AddTargetOptions{Wait: 10 * time.Second, Up: stack.UpOptions{Progress: progress}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(waits) == 0 || waits[len(waits)-1] != "waiting (up to 10s) for Prometheus' first scrape of qwen" {
+		t.Errorf("the wait for the first scrape is not told: %q", waits)
 	}
 	if !res.Running || !res.Scraped || res.Engine != "vllm" {
 		t.Fatalf("result %+v", res)

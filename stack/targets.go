@@ -223,6 +223,9 @@ func (e *Engine) applyTargets(ctx context.Context, s *spec.Spec, wait string, o 
 		return res, err
 	}
 	prom := ep.prom()
+	if o.Up.Progress != nil {
+		o.Up.Progress(Event{Component: "prometheus", Action: "wait", Detail: fmt.Sprintf("waiting (up to %s) for Prometheus' first scrape of %s", o.Wait, wait)})
+	}
 	start := time.Now()
 	deadline := start.Add(o.Wait)
 	for {
