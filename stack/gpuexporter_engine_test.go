@@ -27,7 +27,7 @@ func TestGPUAutoRunsTheNvidiaSMIExporterOnGeForce(t *testing.T) {
 	})
 	e, rt, s, _ := setup(t, "", stack.WithSelfBinary(bin), geforce)
 	s.GPU = "auto"
-	rt.SetInfo(runtime.Info{APIVersion: "1.41", NvidiaRuntime: true})
+	rt.SetInfo(runtime.Info{NvidiaRuntime: true})
 	res, err := e.Up(t.Context(), s, stack.UpOptions{})
 	if err != nil {
 		t.Fatal(err)

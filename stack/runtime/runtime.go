@@ -39,7 +39,6 @@ var (
 
 // Info describes the daemon.
 type Info struct {
-	APIVersion string
 	// NvidiaRuntime reports whether the daemon knows an "nvidia" runtime or a CDI/GPU device
 	// driver, which dcgm-exporter needs.
 	NvidiaRuntime bool
@@ -53,13 +52,6 @@ type Mount struct {
 	Volume   bool
 }
 
-// Port publishes a container port on a host address.
-type Port struct {
-	HostIP        string
-	HostPort      int
-	ContainerPort int
-}
-
 // ContainerSpec is everything needed to create one container.
 type ContainerSpec struct {
 	Name        string
@@ -69,7 +61,6 @@ type ContainerSpec struct {
 	User        string
 	Labels      map[string]string
 	Mounts      []Mount
-	Ports       []Port
 	Network     string // network to join; "host" means host networking
 	GPUs        bool   // request all NVIDIA GPUs (device request, capabilities gpu,utility)
 	CapAdd      []string

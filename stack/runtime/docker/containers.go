@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/llmmon/llmmon/stack/runtime"
@@ -97,10 +95,7 @@ func (d *Docker) CreateContainer(ctx context.Context, spec runtime.ContainerSpec
 		return "", err
 	}
 	what := fmt.Sprintf("create container %s", displayName(spec))
-	cfg, host, err := toCreateRequest(spec)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
-	}
+	cfg, host := toCreateRequest(spec)
 	resp, err := d.api.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: spec.Name})
 	if err != nil {
 		if cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "no such image") {
@@ -128,9 +123,9 @@ func displayName(spec runtime.ContainerSpec) string {
 }
 
 // toCreateRequest maps a ContainerSpec onto the bodies of a container create request (the
-// networking body is not needed: NetworkMode names the one network a container joins). It fails
-// only on a port number or host address that the request cannot carry.
-func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig, error) {
+// networking body is not needed: NetworkMode names the one network a container joins, "host"
+// for host networking).
+func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.HostConfig) {
 	cfg := &container.Config{
 		Image:  spec.Image,
 		Cmd:    spec.Cmd,
@@ -163,36 +158,10 @@ func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.
 			Capabilities: [][]string{{"gpu", "utility"}},
 		}}
 	}
-	if spec.Network == "host" {
-		// Host networking publishes nothing: the container uses the host's ports directly.
-		host.NetworkMode = "host"
-		return cfg, host, nil
-	}
-	if len(spec.Ports) > 0 {
-		cfg.ExposedPorts = network.PortSet{}
-		host.PortBindings = network.PortMap{}
-		for _, p := range spec.Ports {
-			port, err := network.ParsePort(strconv.Itoa(p.ContainerPort) + "/tcp")
-			if err != nil {
-				return nil, nil, err
-			}
-			var hostIP netip.Addr // the zero address: every interface
-			if p.HostIP != "" {
-				if hostIP, err = netip.ParseAddr(p.HostIP); err != nil {
-					return nil, nil, fmt.Errorf("invalid host IP %q for port %d: %w", p.HostIP, p.ContainerPort, err)
-				}
-			}
-			cfg.ExposedPorts[port] = struct{}{}
-			host.PortBindings[port] = append(host.PortBindings[port], network.PortBinding{
-				HostIP:   hostIP,
-				HostPort: strconv.Itoa(p.HostPort),
-			})
-		}
-	}
 	if spec.Network != "" {
 		host.NetworkMode = container.NetworkMode(spec.Network)
 	}
-	return cfg, host, nil
+	return cfg, host
 }
 
 // StartContainer starts a created or stopped container. A host port that is already taken is

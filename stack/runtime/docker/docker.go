@@ -122,23 +122,18 @@ func (d *Docker) Close() error {
 	return nil
 }
 
-// Ping checks that the daemon answers and returns its API version and whether it has an NVIDIA
-// runtime.
+// Ping checks that the daemon answers and returns whether it has an NVIDIA runtime.
 func (d *Docker) Ping(ctx context.Context) (runtime.Info, error) {
 	// Negotiating (a no-op once done) makes a daemon older than the client's minimum API
 	// version fail here, with the client's message, rather than on some later request.
-	ping, err := d.api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
-	if err != nil {
+	if _, err := d.api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		return runtime.Info{}, d.wrap(err, "ping docker daemon")
 	}
 	info, err := d.api.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return runtime.Info{}, d.wrap(err, "query docker daemon info")
 	}
-	return runtime.Info{
-		APIVersion:    ping.APIVersion,
-		NvidiaRuntime: hasNvidia(info.Info),
-	}, nil
+	return runtime.Info{NvidiaRuntime: hasNvidia(info.Info)}, nil
 }
 
 // hasNvidia reports whether the daemon knows an nvidia runtime, or (Docker 25+) one of its CDI

@@ -4,14 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -62,10 +60,6 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 			{Source: "/etc/llmmon/prometheus.yml", Target: "/etc/prometheus/prometheus.yml", ReadOnly: true},
 			{Source: "llmmon-prometheus-data", Target: "/prometheus", Volume: true},
 		},
-		Ports: []runtime.Port{
-			{HostIP: "127.0.0.1", HostPort: 9090, ContainerPort: 9090},
-			{HostPort: 19090, ContainerPort: 9090},
-		},
 		Network:     "llmmon",
 		GPUs:        true,
 		CapAdd:      []string{"SYS_ADMIN"},
@@ -98,24 +92,6 @@ func TestCreateContainerMapsSpec(t *testing.T) {
 	}
 	if c.Tty {
 		t.Error("tty set")
-	}
-	if _, ok := c.ExposedPorts[network.MustParsePort("9090/tcp")]; !ok || len(c.ExposedPorts) != 1 {
-		t.Errorf("exposed ports = %v", c.ExposedPorts)
-	}
-	wantBindings := network.PortMap{network.MustParsePort("9090/tcp"): {
-		{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "9090"},
-		{HostIP: netip.Addr{}, HostPort: "19090"},
-	}}
-	if !reflect.DeepEqual(h.PortBindings, wantBindings) {
-		t.Errorf("port bindings = %v, want %v", h.PortBindings, wantBindings)
-	}
-	// On the wire: the Engine API's port keys, and "" (every interface) for no host address.
-	wire, err := json.Marshal(h.PortBindings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := `{"9090/tcp":[{"HostIp":"127.0.0.1","HostPort":"9090"},{"HostIp":"","HostPort":"19090"}]}`; string(wire) != want {
-		t.Errorf("port bindings JSON = %s\nwant %s", wire, want)
 	}
 	if h.RestartPolicy.Name != container.RestartPolicyUnlessStopped {
 		t.Errorf("restart = %+v", h.RestartPolicy)
@@ -150,7 +126,6 @@ func TestCreateContainerHostNetwork(t *testing.T) {
 		Image:   "prom/node-exporter",
 		Labels:  labels("p"),
 		Network: "host",
-		Ports:   []runtime.Port{{HostIP: "127.0.0.1", HostPort: 9100, ContainerPort: 9100}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -158,9 +133,6 @@ func TestCreateContainerHostNetwork(t *testing.T) {
 	r := api.creates[0]
 	if r.Host.NetworkMode != "host" {
 		t.Errorf("network mode = %q", r.Host.NetworkMode)
-	}
-	if len(r.Host.PortBindings) != 0 || len(r.Config.ExposedPorts) != 0 {
-		t.Errorf("ports published on host network: %v %v", r.Host.PortBindings, r.Config.ExposedPorts)
 	}
 	if r.Network != nil {
 		t.Errorf("networking config = %+v, want none", r.Network)
@@ -197,18 +169,6 @@ func TestCreateContainerErrors(t *testing.T) {
 	_, err = d.CreateContainer(ctx, runtime.ContainerSpec{Name: "x", Image: "i", Labels: labels("p"), Network: "llmmon"})
 	if !errors.Is(err, runtime.ErrNotFound) || errors.Is(err, runtime.ErrImageNotFound) {
 		t.Errorf("missing network: %v", err)
-	}
-
-	// A port or host address the request cannot carry is refused before anything is sent.
-	sent := len(api.creates)
-	for _, p := range []runtime.Port{{HostIP: "localhost", HostPort: 1, ContainerPort: 1}, {HostPort: 1, ContainerPort: 70000}} {
-		_, err = d.CreateContainer(ctx, runtime.ContainerSpec{Name: "x", Image: "i", Labels: labels("p"), Ports: []runtime.Port{p}})
-		if err == nil || !strings.HasPrefix(err.Error(), "create container x: invalid ") {
-			t.Errorf("port %+v: %v", p, err)
-		}
-	}
-	if len(api.creates) != sent {
-		t.Error("create request sent for an invalid port")
 	}
 }
 
@@ -616,7 +576,7 @@ func TestPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info != (runtime.Info{APIVersion: "1.41", NvidiaRuntime: true}) {
+	if info != (runtime.Info{NvidiaRuntime: true}) {
 		t.Errorf("info = %+v", info)
 	}
 	api.info = func() (system.Info, error) {
@@ -692,12 +652,12 @@ func TestDaemonTooOld(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		info, err := d.Ping(context.Background())
+		_, err = d.Ping(context.Background())
 		d.Close()
 		srv.Close()
 		switch {
-		case tc.ok && (err != nil || info.APIVersion != tc.version):
-			t.Errorf("API %s: %+v, %v", tc.version, info, err)
+		case tc.ok && err != nil:
+			t.Errorf("API %s: %v", tc.version, err)
 		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "minimum supported API version is "+client.MinAPIVersion)):
 			t.Errorf("API %s: %v", tc.version, err)
 		case !tc.ok:

@@ -97,11 +97,9 @@ type Runtime struct {
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
-// New returns an empty fake runtime whose daemon answers, reports API version "1.41", and has
-// no NVIDIA runtime.
+// New returns an empty fake runtime whose daemon answers and has no NVIDIA runtime.
 func New() *Runtime {
 	return &Runtime{
-		info:       runtime.Info{APIVersion: "1.41"},
 		containers: map[string]*Container{},
 		volumes:    map[string]*runtime.Volume{},
 		images:     map[string]bool{},
