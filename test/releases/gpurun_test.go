@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -190,6 +191,58 @@ func checkGPURunData(t *testing.T, run gpuRun) {
 		lines = append(lines, fmt.Sprintf("%s: range %v..%v; farthest from nvidia-smi's readings before and after %v, outside their range %v", f.metric, seen[f.metric][0], seen[f.metric][1], worst[f.metric], outside[f.metric]))
 	}
 	t.Logf("%d steps:\n  %s", steps, strings.Join(lines, "\n  "))
+	logGPURunCost(t, run)
+}
+
+// logGPURunCost prints what the exporter cost on the GPU host, beside the baseline measured in
+// the same run: a scrape's time against nvidia-smi's own run (the recorder ran nvidia-smi just
+// before each scrape and noted when it started and ended), and the exporter's resident memory.
+func logGPURunCost(t *testing.T, run gpuRun) {
+	before := map[int]int64{}
+	data, err := os.ReadFile(filepath.Join(run.dir, "nvidia-smi.readings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	smi, err := replay.ParseRecording(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range smi {
+		if s.Attrs["when"] == "before" {
+			before[s.N] = s.UnixMS
+		}
+	}
+	var scrape, alone []float64
+	for _, s := range run.exporter {
+		ms, err := strconv.ParseFloat(s.Attrs["scrape_ms"], 64)
+		if err != nil {
+			t.Fatalf("step %d: scrape_ms %q", s.N, s.Attrs["scrape_ms"])
+		}
+		scrape = append(scrape, ms)
+		if b, ok := before[s.N]; ok {
+			alone = append(alone, float64(s.UnixMS-b))
+		}
+	}
+	rss, err := os.ReadFile(filepath.Join(run.dir, "exporter-proc.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kib []float64
+	for _, l := range strings.Split(strings.TrimSpace(string(rss)), "\n")[1:] {
+		f := strings.Split(l, ",")
+		v, err := strconv.ParseFloat(f[3], 64)
+		if err != nil {
+			t.Fatalf("exporter-proc.csv: %q", l)
+		}
+		kib = append(kib, v)
+	}
+	q := func(xs []float64) string {
+		ys := append([]float64(nil), xs...)
+		sort.Float64s(ys)
+		return fmt.Sprintf("min %.1f, median %.1f, max %.1f", ys[0], ys[len(ys)/2], ys[len(ys)-1])
+	}
+	t.Logf("on the GPU host: a scrape of llmmon gpu-exporter took (ms) %s; nvidia-smi alone, same run: %s; the exporter's resident memory (KiB) %s",
+		q(scrape), q(alone), q(kib))
 }
 
 // replayGPURun serves a selection of the steps to the real Prometheus, one every 3 s (scrapes
