@@ -26,6 +26,10 @@ func newTargetsCmd(a *app) *cobra.Command {
 				if output.JSON() {
 					return writeJSON(a.streams.Out, rows)
 				}
+				if len(rows) == 0 {
+					fmt.Fprintln(a.streams.ErrOut, "The spec has no model service: add one with `llmmon add-target NAME URL`.")
+					return nil
+				}
 				w := tabwriter.NewWriter(a.streams.Out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "NAME\tENGINE\tURL\tHEALTH\tLAST ERROR")
 				for _, r := range rows {
