@@ -3,9 +3,11 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -95,6 +97,11 @@ func Diagnose(ctx context.Context, q Querier, t Target, checks []Check) (*Target
 			f := Finding{Check: c, Data: len(res) > 0}
 			if !f.Data {
 				f.Missing, f.Why, f.NotExported = explain(c, t, have, r.Up, recordWhy, recordNA)
+				if why, err := latencySLOWhy(ctx, q, c, t); err != nil {
+					return nil, err
+				} else if why != "" {
+					f.Missing, f.Why = nil, why
+				}
 				if f.NotExported {
 					r.Absent++
 				} else {
@@ -338,4 +345,42 @@ func recordRole(record string) string {
 		}
 	}
 	return ""
+}
+
+var bucketRecordRe = regexp.MustCompile(`llmmon:[a-z0-9_]+_bucket:rate5m`)
+
+// latencySLOWhy explains a latency SLO without data whose histogram has data: its threshold is
+// no bucket boundary, and these are the boundaries there are.
+func latencySLOWhy(ctx context.Context, q Querier, c Check, t Target) (string, error) {
+	if c.Kind != "record" || !strings.HasSuffix(c.Record, "(latency)") {
+		return "", nil
+	}
+	for _, rec := range slices.Compact(bucketRecordRe.FindAllString(c.Source, -1)) {
+		res, err := q.Query(ctx, `count by (le) (`+rec+`{target="`+t.Name+`"})`)
+		if err != nil {
+			return "", err
+		}
+		if len(res) == 0 {
+			continue
+		}
+		var les []float64
+		for _, x := range res {
+			if v, err := strconv.ParseFloat(x.Labels["le"], 64); err == nil && !math.IsInf(v, 1) {
+				les = append(les, v)
+			}
+		}
+		sort.Float64s(les)
+		unit := "s"
+		if strings.Contains(rec, "_milliseconds_") {
+			unit = "ms"
+		} else if strings.Contains(rec, "_microseconds_") {
+			unit = "µs"
+		}
+		var ls []string
+		for _, v := range les {
+			ls = append(ls, strconv.FormatFloat(v, 'f', -1, 64)+unit)
+		}
+		return fmt.Sprintf("the latency SLO's threshold is no bucket boundary of the histogram, whose buckets are %s: set slo.latency.threshold to one of them", strings.Join(ls, ", ")), nil
+	}
+	return "", nil
 }

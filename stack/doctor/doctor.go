@@ -149,6 +149,25 @@ func Checks(a Assets, t Target) ([]Check, error) {
 		made[r.name] = true
 		out = append(out, Check{Kind: "record", Record: r.name, Expr: r.name + `{target="` + t.Name + `"}`, Source: r.expr})
 	}
+	slos, err := sloRecords(a.Records, t)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range slos {
+		made[r.name] = true
+		out = append(out, Check{Kind: "record", Record: r.name + " (" + r.slo + ")", Expr: r.name + `{target="` + t.Name + `",slo="` + r.slo + `"}`, Source: r.expr})
+	}
+	if len(slos) == 0 {
+		// The SLO panels of a target without an SLO say so themselves ("No SLO set").
+		kept := out[:0]
+		for _, c := range out {
+			if c.Kind == "panel" && readsOnlySLO(c.Expr) {
+				continue
+			}
+			kept = append(kept, c)
+		}
+		out = kept
+	}
 	return dedupe(alternatives(out, made)), nil
 }
 
@@ -304,4 +323,48 @@ func Metrics(expr string) []string {
 		return nil
 	})
 	return out
+}
+
+type sloRecord struct{ name, slo, expr string }
+
+// sloRecords returns the SLO records of a target (group llmmon-slo, labelled with it), each
+// with the objective it measures.
+func sloRecords(data []byte, t Target) ([]sloRecord, error) {
+	var rf struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Record string            `yaml:"record"`
+				Expr   string            `yaml:"expr"`
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &rf); err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	var out []sloRecord
+	for _, g := range rf.Groups {
+		if g.Name != render.SLOGroup {
+			continue
+		}
+		for _, r := range g.Rules {
+			if r.Labels["target"] == t.Name && r.Record != "llmmon:slo_objective:ratio" {
+				out = append(out, sloRecord{r.Record, r.Labels["slo"], r.Expr})
+			}
+		}
+	}
+	return out, nil
+}
+
+// readsOnlySLO reports whether a query reads llmmon:slo_* records and no other.
+func readsOnlySLO(expr string) bool {
+	n := 0
+	for _, m := range Metrics(expr) {
+		if !strings.HasPrefix(m, "llmmon:slo_") {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }

@@ -48,6 +48,7 @@ type PanelDef struct {
 	Min         *float64       `yaml:"min"`
 	Max         *float64       `yaml:"max"`
 	Description string         `yaml:"description"`
+	NoValue     string         `yaml:"no_value"` // shown instead of "No data"
 	Thresholds  []ThresholdDef `yaml:"thresholds"`
 	Queries     []QueryDef     `yaml:"queries"`
 }
@@ -288,6 +289,9 @@ func buildPanel(p PanelDef, id uint32, pos dashboard.GridPos) (cog.Builder[dashb
 		if p.Max != nil {
 			panel.Max(*p.Max)
 		}
+		if p.NoValue != "" {
+			panel.NoValue(p.NoValue)
+		}
 		return panel, nil
 	case "stat":
 		panel := stat.NewPanelBuilder().
@@ -314,6 +318,9 @@ func buildPanel(p PanelDef, id uint32, pos dashboard.GridPos) (cog.Builder[dashb
 		}
 		if p.Max != nil {
 			panel.Max(*p.Max)
+		}
+		if p.NoValue != "" {
+			panel.NoValue(p.NoValue)
 		}
 		return panel, nil
 	}

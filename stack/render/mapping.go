@@ -71,6 +71,9 @@ func mappedGroup(t spec.Target) ruleGroup {
 				add(base+":p"+quantileName(q), scaled(fmt.Sprintf("histogram_quantile(%s, sum by (le, %s) (rate(%s[5m])))", q, by, sel(ref, "_bucket")), f))
 			}
 			add(base+":mean", scaled(fmt.Sprintf("sum by (%s) (rate(%s[5m])) / clamp_min(sum by (%s) (rate(%s[5m])), 1e-9)", by, sel(ref, "_sum"), by, sel(ref, "_count")), f))
+			// The buckets keep their le in the app's unit, which the record's name says, for
+			// the latency SLOs.
+			add(BucketRecord(base, ref.UnitOf(role)), fmt.Sprintf("sum by (le, %s) (rate(%s[5m]))", by, sel(ref, "_bucket")))
 		case spec.TypeSummary:
 			// Summaries of prometheus_client (Python) have no quantiles: only the mean then.
 			for _, q := range []string{"0.5", "0.95", "0.99"} {
@@ -182,4 +185,14 @@ func namesRegex(names []string) string {
 		quoted[i] = regexp.QuoteMeta(n)
 	}
 	return strconv.Quote(strings.Join(quoted, "|"))
+}
+
+// BucketRecord is the name of the bucket-rate record of a latency base record
+// (llmmon:ttft_seconds) whose histogram counts in unit: llmmon:ttft_seconds_bucket:rate5m,
+// llmmon:ttft_milliseconds_bucket:rate5m or llmmon:ttft_microseconds_bucket:rate5m.
+func BucketRecord(base, unit string) string {
+	if unit == "" {
+		unit = "seconds"
+	}
+	return strings.TrimSuffix(base, "_seconds") + "_" + unit + "_bucket:rate5m"
 }

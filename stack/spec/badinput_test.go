@@ -51,6 +51,8 @@ var hintless = map[string]string{
 	"wecom-app":        "notify: {receivers: [{name: w, wecom_app: {corp_id: c, secret: s, to_user: u, api_url: ':'}}]}",
 	"route":            "notify: {route: {group_interval: 10ms, repeat_interval: 10s}}",
 	"email":            "notify: {receivers: [{name: m, email: {to: [nope], from: nope, smarthost: 'h:587', username: u, password: p, password_file: /etc/hostname}}]}",
+	"slo":              "slo: {availability: 100, period: 2h, latency: {metric: ttf, threshold: 10us, objective: 120}}\ntargets: [{name: a, url: 'h:1', engine: llamacpp, slo: {}}]",
+	"slo-loose":        "slo: {availability: 90}\ntargets: [{name: a, url: 'h:1'}]",
 	"zeros":            "version: 0\nprometheus: {port: 0, retention: 0s}\nalerts: {thresholds: {cpu_percent: 0}, anomaly: {enabled: true, z_score: 0}}\ninternal_ports: {dcgm_exporter: 0}",
 }
 

@@ -57,6 +57,10 @@ type Spec struct {
 	Grafana Grafana `yaml:"grafana,omitempty" json:"grafana,omitempty"`
 	// Alert thresholds and switches.
 	Alerts Alerts `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+	// Service level objectives of every model service (a target's own slo overrides them):
+	// availability and latency, with multi-window burn-rate alerts and the error budget left.
+	// Without it, only targets with an slo of their own have one.
+	SLO *SLO `yaml:"slo,omitempty" json:"slo,omitempty"`
 	// Who gets notified, and how alerts are routed to them.
 	Notify Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 	// Container images: pinned versions, a registry mirror, per-component overrides.
@@ -99,6 +103,9 @@ type Target struct {
 	// tutorial names (model_requests_total, ...); with it, roles left out have no data, and
 	// `llmmon doctor` names them.
 	Metrics *Metrics `yaml:"metrics,omitempty" json:"metrics,omitempty"`
+	// Service level objectives of this service; fields left out come from spec.slo, then the
+	// defaults (availability 99.5 %, TTFT under 2.5s for 99 %, over 28d).
+	SLO *SLO `yaml:"slo,omitempty" json:"slo,omitempty"`
 }
 
 // Metrics maps an app's metrics onto llmmon's roles.

@@ -116,6 +116,16 @@ func (s *Spec) Validate(src *Source) error {
 	v.targets(s)
 	v.limits(s)
 	v.alerts(s)
+	v.slo("slo", s.SLO)
+	for i, t := range s.Targets {
+		v.slo(fmt.Sprintf("targets[%d].slo", i), t.SLO)
+		if t.SLO != nil && t.Engine == EngineLlamaCPP {
+			v.addKey(fmt.Sprintf("targets[%d].slo", i), "llama.cpp counts neither requests nor errors, so an SLO of it cannot be measured", "remove slo from this target; LLMServiceDown still tells when it is down")
+		}
+	}
+	if len(v.ps) == 0 {
+		v.sloReachable(s)
+	}
 	v.notify(s)
 	v.images(s)
 	if s.Grafana.AdminPassword != "" && s.Grafana.AdminPasswordFile != "" {
