@@ -100,7 +100,7 @@ func Diagnose(ctx context.Context, q Querier, t Target, checks []Check) (*Target
 				if why, err := latencySLOWhy(ctx, q, c, t); err != nil {
 					return nil, err
 				} else if why != "" {
-					f.Missing, f.Why = nil, why
+					f.Missing, f.Why = []string{"the bucket at the threshold"}, why
 				}
 				if f.NotExported {
 					r.Absent++

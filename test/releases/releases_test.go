@@ -204,7 +204,8 @@ func TestReleaseCoverage(t *testing.T) {
 
 	// The spec a user of these servers would write: one target per release.
 	var sb strings.Builder
-	sb.WriteString("prometheus:\n  scrape_interval: 1s\n  evaluation_interval: 1s\ntargets:\n")
+	// Every target has the default SLOs, so that their records are checked on every release.
+	sb.WriteString("prometheus:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nslo: {}\ntargets:\n")
 	for _, r := range rels {
 		fmt.Fprintf(&sb, "  - name: %s\n    engine: %s\n    url: http://%s\n", r.name, r.engine, r.addr)
 		if r.mapping != "" {
@@ -234,6 +235,15 @@ func TestReleaseCoverage(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	time.Sleep(4 * time.Second) // a few more scrapes and evaluations: every rate has two samples
+	// The error budget is evaluated once a minute (its window is the SLO's whole period).
+	for deadline := time.Now().Add(75 * time.Second); ; time.Sleep(time.Second) {
+		if b, err := q.Query(ctx, `count(llmmon:slo_error_budget_remaining:ratio)`); err == nil && len(b) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no error budget evaluated in 75 s\n%s", log)
+		}
+	}
 
 	assets := doctor.Assets{Records: b.Files["prometheus/rules/records.yml"].Data, Dashboards: map[string][]byte{}}
 	for p, f := range b.Under("grafana/dashboards/llmmon/") {
