@@ -32,8 +32,15 @@ const (
 var sloWindows = []string{"5m", "30m", "1h", "6h"}
 
 // minBadEvents is how many bad requests the long window must hold before a burn alert fires:
-// one failure of a service with a few requests an hour is a 100 % error ratio, not a burn.
+// one failure of a service with a few requests an hour is a 100 % error ratio, not a burn, and
+// neither is the first abort among the first dozen requests a freshly started Prometheus sees.
+// They are counted as the sum of the recorded per-second rates times the evaluation interval,
+// which, unlike the window's average times its length, does not extrapolate a young window.
 const minBadEvents = 3
+
+// slowFor is how long a slow burn must last before it warns: it is slow by definition, and a
+// Prometheus that just started has windows of a few samples.
+const slowFor = "5m"
 
 // sloRecordGroups returns the SLO record groups, or nil when no target has an SLO.
 func sloRecordGroups(s *spec.Spec) []ruleGroup {
@@ -214,13 +221,18 @@ func sloAlertGroup(s *spec.Spec, grafana string, panels map[string]panelRef, dis
 				if disabled[t.alert] {
 					continue
 				}
-				expr := fmt.Sprintf("llmmon:slo_error_ratio:rate%s%s / %s > %s\n  and llmmon:slo_error_ratio:rate%s%s / %s > %s\n  and avg_over_time(llmmon:slo_errors:rate5m%s[%s]) * %d >= %d",
-					t.long, one, num(budget), num(t.rate), t.short, one, num(budget), num(t.rate), one, t.long, durationSeconds(t.long), minBadEvents)
+				expr := fmt.Sprintf("llmmon:slo_error_ratio:rate%s%s / %s > %s\n  and llmmon:slo_error_ratio:rate%s%s / %s > %s\n  and sum_over_time(llmmon:slo_errors:rate5m%s[%s]) * %s >= %d",
+					t.long, one, num(budget), num(t.rate), t.short, one, num(budget), num(t.rate), one, t.long, num(s.Prometheus.EvaluationInterval.Seconds()), minBadEvents)
+				forDur := ""
+				if t.severity == "warning" {
+					forDur = slowFor
+				}
 				pct := num(o.objective * 100)
 				share := num(t.share * 100)
 				g.Rules = append(g.Rules, rule{
 					Alert:  t.alert,
 					Expr:   expr,
+					For:    forDur,
 					Labels: map[string]string{"severity": t.severity, "slo": o.kind, "target": ts.Target},
 					Annotations: map[string]string{
 						"summary": text(
