@@ -81,6 +81,10 @@ alerts:
     error_rate_percent: 5
     ttft_p95: 2s
 
+# Service level objectives, with burn-rate alerts and the error budget on the overview.
+# Uncomment to set them for every service (availability 99.5 %, TTFT under 2.5s for 99 %, 28d).
+# slo: {availability: 99.5, latency: {metric: ttft, threshold: 2.5s, objective: 99}}
+
 # Who to notify. Secrets come from the environment (${VAR}) or files (*_file), never this file.
 notify:
   receivers: []

@@ -535,10 +535,14 @@ func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
 	v.SetInt(int64(dur))
 }
 
-// ParseDuration parses a Prometheus-style duration such as 30s, 1h30m or 15d.
+// ParseDuration parses a Prometheus-style duration such as 30s, 1h30m or 15d, or a decimal one
+// such as 2.5s or 0.5s (Prometheus' form has no fractions; histogram buckets often do).
 func ParseDuration(s string) (Duration, error) {
 	d, err := model.ParseDuration(s)
 	if err != nil {
+		if td, terr := time.ParseDuration(s); terr == nil && td >= 0 && strings.Contains(s, ".") {
+			return Duration(td), nil
+		}
 		return 0, fmt.Errorf("parse duration %q: %w", s, err)
 	}
 	return Duration(d), nil
