@@ -131,6 +131,9 @@ type Runtime interface {
 	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
 	// StartContainer starts a created or stopped container.
 	StartContainer(ctx context.Context, id string) error
+	// RestartContainer stops (with a grace period) and starts a container, or starts a stopped
+	// one. Only the remediation agent uses it, on a container the spec names.
+	RestartContainer(ctx context.Context, id string) error
 	// RemoveContainer stops (with a grace period) and removes a container; a missing container
 	// is not an error.
 	RemoveContainer(ctx context.Context, id string) error

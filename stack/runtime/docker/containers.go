@@ -174,6 +174,13 @@ func (d *Docker) StartContainer(ctx context.Context, id string) error {
 	return d.wrap(err, "start container %s", short(id))
 }
 
+// RestartContainer stops a container (10 s grace) and starts it again; a stopped one is started.
+func (d *Docker) RestartContainer(ctx context.Context, id string) error {
+	timeout := 10
+	_, err := d.api.ContainerRestart(ctx, id, client.ContainerRestartOptions{Timeout: &timeout})
+	return d.wrap(err, "restart container %s", short(id))
+}
+
 // RemoveContainer stops the container with the grace period it was created with (StopTimeout,
 // DefaultStopTimeout when unset), then removes it, keeping its volumes. A missing container is
 // not an error.

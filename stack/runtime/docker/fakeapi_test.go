@@ -147,6 +147,11 @@ func (f *fakeAPI) ContainerStart(_ context.Context, id string, _ client.Containe
 	return client.ContainerStartResult{}, f.start(id)
 }
 
+func (f *fakeAPI) ContainerRestart(_ context.Context, id string, _ client.ContainerRestartOptions) (client.ContainerRestartResult, error) {
+	f.record("container restart %s", id)
+	return client.ContainerRestartResult{}, nil
+}
+
 func (f *fakeAPI) ContainerStop(_ context.Context, id string, o client.ContainerStopOptions) (client.ContainerStopResult, error) {
 	f.record("container stop %s", id)
 	f.stops = append(f.stops, o)

@@ -41,6 +41,7 @@ const (
 	MethodInspectContainer = "InspectContainer"
 	MethodCreateContainer  = "CreateContainer"
 	MethodStartContainer   = "StartContainer"
+	MethodRestartContainer = "RestartContainer"
 	MethodRemoveContainer  = "RemoveContainer"
 	MethodLogs             = "Logs"
 	MethodRemoveNetworks   = "RemoveNetworks"
@@ -474,6 +475,25 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if !c.Running {
 		c.State, c.Running, c.ExitCode, c.StartedAt = "running", true, 0, time.Now()
 	}
+	return nil
+}
+
+// RestartContainer marks a container running again, with a new start time and one more restart.
+func (r *Runtime) RestartContainer(ctx context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(MethodRestartContainer, "restart "+r.nameOf(id)); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := r.find(id)
+	if c == nil {
+		return fmt.Errorf("restart container %s: %w", id, runtime.ErrNotFound)
+	}
+	c.State, c.Running, c.ExitCode, c.StartedAt = "running", true, 0, time.Now()
+	c.RestartCount++
 	return nil
 }
 
