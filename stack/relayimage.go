@@ -44,7 +44,7 @@ func (e *Engine) selfBinary() (string, error) {
 // no-op up, so the binary's hash is cached in DATA_DIR, keyed by its path, size, modification
 // time and inode.
 func (e *Engine) relayImage(s *spec.Spec, gpuExporter bool) string {
-	if !render.NeedsRelay(s) && !gpuExporter {
+	if !render.NeedsRelay(s) && !gpuExporter && !s.RemediationContainer() {
 		return ""
 	}
 	p, err := e.selfBinary()

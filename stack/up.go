@@ -114,6 +114,12 @@ func (e *Engine) desiredState(s *spec.Spec, r *Rendered, grafanaPW string) []Des
 		for _, m := range c.HostMounts {
 			cs.Mounts = append(cs.Mounts, runtime.Mount{Source: m[0], Target: m[1], ReadOnly: true})
 		}
+		if c.DockerSocket {
+			cs.Mounts = append(cs.Mounts, runtime.Mount{Source: render.DockerSocket, Target: render.DockerSocket, ReadOnly: true})
+			if gid, ok := socketGroup(render.DockerSocket); ok {
+				cs.GroupAdd = []string{gid}
+			}
+		}
 		d := Desired{Component: c, Files: componentFiles(s, r.Bundle, c, grafanaPW)}
 		h := sha256.New()
 		for _, f := range d.Files {

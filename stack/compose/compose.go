@@ -106,6 +106,11 @@ func File(s *spec.Spec, r *stack.Rendered) ([]byte, error) {
 		for _, m := range c.HostMounts {
 			sv.Volumes = append(sv.Volumes, m[0]+":"+m[1]+":ro")
 		}
+		if c.DockerSocket {
+			// The socket's group on the host varies: compose users add group_add themselves.
+			sv.Volumes = append(sv.Volumes, render.DockerSocket+":"+render.DockerSocket+":ro")
+			sv.User = "0:0"
+		}
 		if c.GPUs {
 			d := &deploy{}
 			d.Resources.Reservations.Devices = []device{{Driver: "nvidia", Count: "all", Capabilities: []string{"gpu", "utility"}}}

@@ -184,6 +184,14 @@ func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) err
 			GroupWait: "1s",
 		})
 	}
+	// Auto-recovery first: the agent gets its alerts and the routes below still apply.
+	if len(s.Remediated()) > 0 {
+		cfg.Route.Routes = append(cfg.Route.Routes, remediationRoutes(s)...)
+		cfg.Receivers = append(cfg.Receivers, amReceiver{Name: RemediationReceiver, WebhookConfigs: []amWebhook{{
+			URL: fmt.Sprintf("http://127.0.0.1:%d/v1/alerts", s.InternalPorts.Remediation), SendResolved: false,
+			HTTPConfig: &amHTTPConfig{Authorization: &amAuthorization{Type: "Bearer", CredentialsFile: AMRelayTokenFile}}}}})
+		b.addSecret("alertmanager/secrets/llmmon/relay-token", []byte(o.Credentials.RelayToken))
+	}
 	for _, sev := range []struct {
 		name string
 		list []string

@@ -24,6 +24,9 @@ type Component struct {
 	ConfigPath   string
 	// HostMounts are read-only bind mounts of host paths (node-exporter reads /).
 	HostMounts [][2]string
+	// DockerSocket mounts the Docker Engine's socket, and the process joins the socket's group
+	// (the remediation agent restarts the containers the spec names).
+	DockerSocket bool
 	PidHost    bool
 	GPUs       bool
 	CapAdd     []string
@@ -75,7 +78,7 @@ type ReadyCheck struct {
 
 // AllComponents names every component llmmon can run, whether a spec wants it or not: a
 // container labelled with another name is not llmmon's.
-var AllComponents = []string{"node-exporter", "gpu-exporter", "dcgm-exporter", "prometheus", "alertmanager", "grafana", "relay"}
+var AllComponents = []string{"node-exporter", "gpu-exporter", "dcgm-exporter", "prometheus", "alertmanager", "grafana", "relay", "remediation"}
 
 // Components returns the stack's containers for a spec, in start order.
 func Components(s *spec.Spec, o Options) []Component {
@@ -234,6 +237,23 @@ func Components(s *spec.Spec, o Options) []Component {
 			Reload:       []string{"/-/reload"},
 			PortField:    "internal_ports.relay",
 			Auth:         AuthToken,
+			BuiltLocally: true,
+		})
+	}
+	if s.RemediationContainer() {
+		out = append(out, Component{
+			Name:         "remediation",
+			Image:        o.RelayImage,
+			User:         "65534:65534",
+			Args:         []string{"remediate", "--config", RemediationConfigFile},
+			DataVolume:   "remediation-data",
+			DataPath:     RemediationDataDir,
+			ConfigPrefix: "remediation/",
+			ConfigPath:   RemediationConfigDir,
+			DockerSocket: true,
+			Addr:         fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.Remediation),
+			Health:       "/-/ready",
+			PortField:    "internal_ports.remediation",
 			BuiltLocally: true,
 		})
 	}

@@ -216,6 +216,9 @@ func renderPrometheus(b *Bundle, s *spec.Spec, o Options) error {
 	} else if o.GPUExporter {
 		self = append(self, promScrapeJob{JobName: "nvidia-smi", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.GPUExporter)}}}})
 	}
+	if len(s.Remediated()) > 0 {
+		self = append(self, promScrapeJob{JobName: "remediation", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.Remediation)}}}})
+	}
 	if o.Relay {
 		self = append(self, promScrapeJob{JobName: "relay", StaticConfigs: []promStatic{{Targets: []string{fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.Relay)}}}})
 	}

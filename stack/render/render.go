@@ -106,6 +106,11 @@ func Render(s *spec.Spec, a Assets, o Options) (*Bundle, error) {
 	if err := renderGrafanaProvisioning(b, s, o); err != nil {
 		return nil, fmt.Errorf("render grafana provisioning: %w", err)
 	}
+	if s.RemediationContainer() {
+		if err := renderRemediation(b, s, o); err != nil {
+			return nil, fmt.Errorf("render the remediation agent's configuration: %w", err)
+		}
+	}
 	if o.Relay {
 		if err := renderRelay(b, s, o); err != nil {
 			return nil, fmt.Errorf("render relay configuration: %w", err)

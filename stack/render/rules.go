@@ -308,6 +308,16 @@ func renderRules(b *Bundle, s *spec.Spec, rules fs.FS, o Options, panels map[str
 		}
 		b.add("prometheus/rules/slo.yml", data)
 	}
+	for i, t := range s.Targets {
+		if t.Remediation == nil {
+			continue
+		}
+		for j, a := range t.Remediation.Alerts {
+			if !known[a] {
+				return fmt.Errorf("%w: targets[%d].remediation.alerts[%d]: no alert named %q (alerts: %s)", spec.ErrInvalid, i, j, a, strings.Join(sortedKeys(known), ", "))
+			}
+		}
+	}
 	for _, d := range s.Alerts.Disable {
 		if !known[d] {
 			all := make([]string, 0, len(known))
@@ -443,4 +453,13 @@ func anomalyGroup(s *spec.Spec, grafana string, panels map[string]panelRef) rule
 			},
 		},
 	}}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -64,6 +64,7 @@ type ContainerSpec struct {
 	Network     string // network to join; "host" means host networking
 	GPUs        bool   // request all NVIDIA GPUs (device request, capabilities gpu,utility)
 	CapAdd      []string
+	GroupAdd    []string // supplementary groups (numeric ids) of the process
 	PidHost     bool
 	Restart     string // restart policy name, e.g. "unless-stopped"
 	StopTimeout time.Duration

@@ -148,6 +148,17 @@ func (s *Spec) ApplyDefaults() {
 	if ip.GPUExporter == 0 {
 		ip.GPUExporter = 9835
 	}
+	if ip.Remediation == 0 {
+		ip.Remediation = 9097
+	}
+	if s.RemediationAgent == "" {
+		s.RemediationAgent = RemediationAgentContainer
+	}
+	for i := range s.Targets {
+		if r := s.Targets[i].Remediation; r != nil {
+			r.applyDefaults()
+		}
+	}
 	if s.Alertmanager.Port == 0 {
 		s.Alertmanager.Port = DefaultAlertmanagerPort
 	}

@@ -57,6 +57,10 @@ type Spec struct {
 	Grafana Grafana `yaml:"grafana,omitempty" json:"grafana,omitempty"`
 	// Alert thresholds and switches.
 	Alerts Alerts `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+	// Where the remediation agent runs: container (default; it restarts containers through the
+	// Docker socket) or host (`llmmon remediate -f SPEC` run by you, e.g. as a systemd unit;
+	// needed for command actions).
+	RemediationAgent string `yaml:"remediation_agent,omitempty" json:"remediation_agent,omitempty"`
 	// Service level objectives of every model service (a target's own slo overrides them):
 	// availability and latency, with multi-window burn-rate alerts and the error budget left.
 	// Without it, only targets with an slo of their own have one.
@@ -79,6 +83,8 @@ type InternalPorts struct {
 	Relay int `yaml:"relay,omitempty" json:"relay,omitempty"`
 	// llmmon's nvidia-smi GPU exporter, for GPUs dcgm-exporter does not support (default 9835).
 	GPUExporter int `yaml:"gpu_exporter,omitempty" json:"gpu_exporter,omitempty"`
+	// llmmon's remediation agent, Alertmanager's webhook receiver for auto-recovery (default 9097).
+	Remediation int `yaml:"remediation,omitempty" json:"remediation,omitempty"`
 }
 
 // Target is one model service to scrape.
@@ -106,6 +112,32 @@ type Target struct {
 	// Service level objectives of this service; fields left out come from spec.slo, then the
 	// defaults (availability 99.5 %, TTFT under 2.5s for 99 %, over 28d).
 	SLO *SLO `yaml:"slo,omitempty" json:"slo,omitempty"`
+	// Auto-recovery: restart the service when one of its alerts fires, within limits.
+	Remediation *Remediation `yaml:"remediation,omitempty" json:"remediation,omitempty"`
+}
+
+// Remediation restarts a model service on an alert: its Docker container (named here), or a
+// command run by the remediation agent on the host. At most max_actions per window, a cool-down
+// between two, a health re-check after each; when the limit is hit or the service stays
+// unhealthy, LLMAutoRecoveryFailed (critical) asks for a person.
+type Remediation struct {
+	// Alerts that trigger an action (default [LLMServiceDown]).
+	Alerts []string `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+	// The Docker container to restart, by its exact name. llmmon touches no other container.
+	Container string `yaml:"container,omitempty" json:"container,omitempty"`
+	// A command to run instead, as a list (no shell), e.g. [systemctl, restart, vllm]; it needs
+	// remediation_agent: host.
+	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
+	// Most actions per window (default 3).
+	MaxActions int `yaml:"max_actions,omitempty" json:"max_actions,omitempty"`
+	// The window max_actions counts over (default 1h).
+	Window Duration `yaml:"window,omitempty" json:"window,omitempty"`
+	// Least time between two actions (default 5m).
+	Cooldown Duration `yaml:"cooldown,omitempty" json:"cooldown,omitempty"`
+	// How long the service has to answer again after an action (default 2m).
+	Recheck Duration `yaml:"recheck,omitempty" json:"recheck,omitempty"`
+	// on (default) acts; dry-run only announces what it would do.
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
 }
 
 // Metrics maps an app's metrics onto llmmon's roles.

@@ -116,6 +116,7 @@ func (s *Spec) Validate(src *Source) error {
 	v.targets(s)
 	v.limits(s)
 	v.alerts(s)
+	v.remediation(s, nil) // alert names are checked when rendering, where the packs are
 	v.slo("slo", s.SLO)
 	for i, t := range s.Targets {
 		v.slo(fmt.Sprintf("targets[%d].slo", i), t.SLO)

@@ -53,7 +53,10 @@ func (e *stackEnv) converged(t *testing.T, context string) map[string]string {
 	all := docker(t, "ps", "-a", "--filter", "label=io.llmmon.project="+e.name, "--filter", "label=io.llmmon.managed=true", "--format", "{{.Names}} {{.State}}")
 	for _, l := range strings.Split(all, "\n") {
 		if !strings.HasSuffix(l, " running") {
-			t.Fatalf("%s: container not running after up: %s", context, l)
+			name, _, _ := strings.Cut(l, " ")
+			logs, _ := exec.Command("docker", "logs", "--tail", "30", name).CombinedOutput()
+			insp, _ := exec.Command("docker", "inspect", "--format", "{{.RestartCount}} restarts, started {{.State.StartedAt}}, exit {{.State.ExitCode}}", name).CombinedOutput()
+			t.Fatalf("%s: container not running after up: %s (%s)\nup said:\n%s\nits last log lines:\n%s", context, l, strings.TrimSpace(string(insp)), out, logs)
 		}
 	}
 	if code, out := e.run(t, "up"); code != 0 || !strings.Contains(out, "up to date") {

@@ -139,6 +139,7 @@ func toCreateRequest(spec runtime.ContainerSpec) (*container.Config, *container.
 	}
 	host := &container.HostConfig{
 		CapAdd:        spec.CapAdd,
+		GroupAdd:      spec.GroupAdd,
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart)},
 	}
 	if spec.PidHost {
