@@ -160,7 +160,9 @@ func (d DockerRestarter) ContainerName(ctx context.Context, ref string) (string,
 }
 
 // Restart restarts the named container.
-func (d DockerRestarter) Restart(ctx context.Context, name string) error { return d.RT.RestartContainer(ctx, name) }
+func (d DockerRestarter) Restart(ctx context.Context, name string) error {
+	return d.RT.RestartContainer(ctx, name)
+}
 
 // Serve runs an agent on listen until ctx ends.
 func Serve(ctx context.Context, cfg *Config, docker Restarter, opts ...Option) error {

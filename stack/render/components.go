@@ -27,9 +27,9 @@ type Component struct {
 	// DockerSocket mounts the Docker Engine's socket, and the process joins the socket's group
 	// (the remediation agent restarts the containers the spec names).
 	DockerSocket bool
-	PidHost    bool
-	GPUs       bool
-	CapAdd     []string
+	PidHost      bool
+	GPUs         bool
+	CapAdd       []string
 	// Addr is host:port the component listens on (all components use host networking).
 	Addr string
 	// Health is the readiness path; Ready are the deeper facts checked after it answers.

@@ -56,7 +56,6 @@ func (s *Spec) RemediationContainer() bool {
 	return len(s.Remediated()) > 0 && s.RemediationAgent != RemediationAgentHost
 }
 
-
 // dockerNameRe is what Docker accepts as a container name.
 var dockerNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
