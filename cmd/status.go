@@ -80,6 +80,25 @@ func printStatus(out io.Writer, st *stack.Status) {
 		w.Flush()
 		fmt.Fprintln(out)
 	}
+	if st.RemediationError != "" {
+		fmt.Fprintf(out, "Auto-recovery: %s.\n\n", st.RemediationError)
+	} else if len(st.Remediation) > 0 {
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "AUTO-RECOVERY\tACTION\tIN WINDOW\tLAST")
+		for _, r := range st.Remediation {
+			last := "-"
+			if l := r.Last; l != nil {
+				last = fmt.Sprintf("%s %s: %s", l.Time.Local().Format("2006-01-02 15:04:05"), l.Result, l.Detail)
+			}
+			what := r.What
+			if r.DryRun {
+				what += " (dry run)"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d of %d in %s\t%s\n", r.Target, what, r.InWindow, r.MaxActions, r.Window, last)
+		}
+		w.Flush()
+		fmt.Fprintln(out)
+	}
 	if st.AlertsError != "" {
 		fmt.Fprintf(out, "Alerts: %s.\n", st.AlertsError)
 		return

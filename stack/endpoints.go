@@ -88,6 +88,14 @@ func (e *Engine) newEndpoints(s *spec.Spec, c *Credentials, grafanaPW string) en
 		}
 		es.byName[comp.Name] = p
 	}
+	if _, ok := es.byName["remediation"]; !ok && len(s.Remediated()) > 0 {
+		// The agent on the host (remediation_agent: host) answers at the same address.
+		p := endpoint{hc: e.http, component: "remediation", base: fmt.Sprintf("http://127.0.0.1:%d", s.InternalPorts.Remediation)}
+		if c != nil {
+			p.token = c.RelayToken
+		}
+		es.byName["remediation"] = p
+	}
 	return es
 }
 
@@ -116,6 +124,9 @@ func (es endpoints) prom() promAPI       { return newPromAPI(es.of("prometheus")
 func (es endpoints) am() amAPI           { return amAPI{es.of("alertmanager")} }
 func (es endpoints) grafana() grafanaAPI { return grafanaAPI{es.of("grafana")} }
 func (es endpoints) relay() relayAPI     { return relayAPI{es.of("relay")} }
+
+// remediation is the remediation agent's API.
+func (es endpoints) remediation() remediationAPI { return remediationAPI{es.of("remediation")} }
 
 // send sends one request to the API with its credentials, within the endpoint's timeout, and
 // returns the answer with its body (at most maxAnswer bytes; the response's own body is closed).

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"github.com/llmmon/llmmon/stack/remediate"
 	"net/url"
 
 	"github.com/llmmon/llmmon/stack/relay"
@@ -24,4 +25,16 @@ func (r relayAPI) TestResults(ctx context.Context, id string) ([]relay.TestResul
 	var out []relay.TestResult
 	err := r.getJSON(ctx, "/api/v1/tests/"+url.PathEscape(id), &out)
 	return out, err
+}
+
+type remediationAPI struct{ endpoint }
+
+// Status returns each remediated target's actions in its window and its last decision. It
+// takes the stack's token, so an answer proves the agent is the stack's.
+func (r remediationAPI) Status(ctx context.Context) ([]remediate.TargetStatus, error) {
+	var out struct {
+		Targets []remediate.TargetStatus `json:"targets"`
+	}
+	err := r.getJSON(ctx, "/api/v1/status", &out)
+	return out.Targets, err
 }

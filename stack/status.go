@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/llmmon/llmmon/stack/remediate"
 	"sort"
 	"strings"
 	"sync"
@@ -73,6 +74,9 @@ type Status struct {
 	// Blind are the model services that are up but feed none of the llmmon:* series (their
 	// dashboards show only "up"); `llmmon doctor` says why.
 	Blind []string `json:"blind,omitempty"`
+	// Remediation is each auto-recovered target's actions (targets[].remediation).
+	Remediation      []remediate.TargetStatus `json:"remediation,omitempty"`
+	RemediationError string                   `json:"remediation_error,omitempty"`
 	// GPU says where GPU metrics come from, and why, in one sentence.
 	GPU     string `json:"gpu"`
 	Healthy bool   `json:"healthy"`
@@ -216,6 +220,19 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	_, amDown := down["alertmanager"]
 	_, relayDown := down["relay"]
 	st.Receivers = receiverStatus(cctx, s, ep, !amDown, !relayDown)
+	if len(s.Remediated()) > 0 {
+		if credErr != nil {
+			st.RemediationError = credErr.Error()
+		} else if rs, err := ep.remediation().Status(cctx); err != nil {
+			where := "run `llmmon up`"
+			if s.RemediationAgent == spec.RemediationAgentHost {
+				where = "start `llmmon remediate -f SPEC` on the host"
+			}
+			st.RemediationError = fmt.Sprintf("the remediation agent does not answer at 127.0.0.1:%d (%v): nothing restarts the services; %s", s.InternalPorts.Remediation, err, where)
+		} else {
+			st.Remediation = rs
+		}
+	}
 	return st, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/common/model"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -272,9 +273,9 @@ func (a *Agent) handle(ctx context.Context, j job) {
 	}
 	if n := a.actedSince(t.Name, act.Time.Add(-t.Window)); n >= t.MaxActions {
 		act.Result = ResultLimit
-		act.Detail = fmt.Sprintf("%d actions in the last %s already, the most allowed", n, t.Window)
+		act.Detail = fmt.Sprintf("%d actions in the last %s already, the most allowed", n, dur(t.Window))
 		a.record(act)
-		a.raiseFailed(ctx, t, j.alert, "limit", fmt.Sprintf("%s is still unhealthy after %d automatic %ss in %s, the most allowed; llmmon stops acting on it.", t.Name, n, act.Kind, t.Window))
+		a.raiseFailed(ctx, t, j.alert, "limit", fmt.Sprintf("%s is still unhealthy after %d automatic %ss in %s, the most allowed; llmmon stops acting on it.", t.Name, n, act.Kind, dur(t.Window)))
 		return
 	}
 	if t.DryRun {
@@ -290,7 +291,7 @@ func (a *Agent) handle(ctx context.Context, j job) {
 		return
 	}
 	n := a.actedSince(t.Name, act.Time.Add(-t.Window)) + 1
-	note := fmt.Sprintf("llmmon did %s after %s (%d of at most %d in %s) and checks its health for %s", describe(t), j.alert, n, t.MaxActions, t.Window, t.Recheck)
+	note := fmt.Sprintf("llmmon %s after %s (%d of at most %d in %s) and checks its health for %s", described(t), j.alert, n, t.MaxActions, dur(t.Window), dur(t.Recheck))
 	a.log.Info("acted", "target", t.Name, "alert", j.alert, "action", describe(t))
 	a.announce(ctx, t, j.alert, note, act.Time.Add(t.Recheck+time.Hour))
 	// The health re-check.
@@ -311,9 +312,9 @@ func (a *Agent) handle(ctx context.Context, j job) {
 			return
 		}
 	}
-	act.Result, act.Detail = ResultUnhealthy, fmt.Sprintf("still unhealthy %s after the %s", t.Recheck, act.Kind)
+	act.Result, act.Detail = ResultUnhealthy, fmt.Sprintf("still unhealthy %s after the %s", dur(t.Recheck), act.Kind)
 	a.record(act)
-	a.raiseFailed(ctx, t, j.alert, "unhealthy", fmt.Sprintf("%s is still unhealthy %s after llmmon did %s.", t.Name, t.Recheck, describe(t)))
+	a.raiseFailed(ctx, t, j.alert, "unhealthy", fmt.Sprintf("%s is still unhealthy %s after llmmon %s.", t.Name, dur(t.Recheck), described(t)))
 }
 
 // act restarts the container or runs the command.
@@ -481,7 +482,7 @@ func (a *Agent) Status() []TargetStatus {
 	var out []TargetStatus
 	for i := range a.cfg.Targets {
 		t := &a.cfg.Targets[i]
-		s := TargetStatus{Target: t.Name, What: describe(t), DryRun: t.DryRun, MaxActions: t.MaxActions, Window: t.Window.String(),
+		s := TargetStatus{Target: t.Name, What: describe(t), DryRun: t.DryRun, MaxActions: t.MaxActions, Window: dur(t.Window),
 			InWindow: a.actedSince(t.Name, a.now().Add(-t.Window))}
 		a.mu.Lock()
 		for j := len(a.st.Actions) - 1; j >= 0; j-- {
@@ -505,6 +506,9 @@ func (a *Agent) Actions() []Action {
 	return append([]Action(nil), a.st.Actions...)
 }
 
+// dur writes a duration as the spec does: 1h, 5m, 2m30s.
+func dur(d time.Duration) string { return model.Duration(d).String() }
+
 func kind(t *Target) string {
 	if t.Container != "" {
 		return "restart"
@@ -519,11 +523,20 @@ func what(t *Target) string {
 	return strings.Join(t.Command, " ")
 }
 
+// describe is the action as a verb phrase: "restart container vllm-chat", "run `systemctl ...`".
 func describe(t *Target) string {
 	if t.Container != "" {
-		return "a restart of container " + t.Container
+		return "restart container " + t.Container
 	}
-	return "`" + strings.Join(t.Command, " ") + "`"
+	return "run `" + strings.Join(t.Command, " ") + "`"
+}
+
+// described is the same in the past: "restarted container vllm-chat".
+func described(t *Target) string {
+	if t.Container != "" {
+		return "restarted container " + t.Container
+	}
+	return "ran `" + strings.Join(t.Command, " ") + "`"
 }
 
 func contains(xs []string, x string) bool {

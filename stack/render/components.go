@@ -253,6 +253,7 @@ func Components(s *spec.Spec, o Options) []Component {
 			DockerSocket: true,
 			Addr:         fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.Remediation),
 			Health:       "/-/ready",
+			Auth:         AuthToken,
 			PortField:    "internal_ports.remediation",
 			BuiltLocally: true,
 		})
