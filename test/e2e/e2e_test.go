@@ -65,6 +65,15 @@ type stackEnv struct {
 	dir, spec, name string
 	prom, am, graf  int
 	relay           int
+	remediation     int
+}
+
+// remediationPort is the stack's remediation agent port, chosen once.
+func (e *stackEnv) remediationPort(t *testing.T) int {
+	if e.remediation == 0 {
+		e.remediation = freePort(t)
+	}
+	return e.remediation
 }
 
 // relayPort is the stack's relay port, chosen once.
@@ -114,13 +123,13 @@ data_dir: %s/data
 prometheus: {port: %d, scrape_interval: 2s, evaluation_interval: 2s}
 alertmanager: {port: %d}
 grafana: {port: %d}
-internal_ports: {node_exporter: %d, relay: %d}
+internal_ports: {node_exporter: %d, relay: %d, remediation: %d}
 images:
   prometheus: llmmon-test/prometheus:3.15.0
   alertmanager: llmmon-test/alertmanager:0.31.1
   node_exporter: llmmon-test/node-exporter:1.12.1
   grafana: %s
-%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), e.relayPort(t), grafanaImage(), extra)
+%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), e.relayPort(t), e.remediationPort(t), grafanaImage(), extra)
 	if err := os.WriteFile(e.spec, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,9 @@ type config struct {
 	sglangLegacy bool
 	tick         time.Duration
 	hostname     string
+	// exitAfter makes the process exit with status 1 after this long: a service that keeps
+	// dying, for auto-recovery's tests.
+	exitAfter time.Duration
 }
 
 // listFlag collects repeatable, comma- or space-separated values.
@@ -131,6 +134,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&cfg.vllmLegacy, "vllm-legacy", false, "vllm: serve the old names gpu_cache_usage_perc and time_per_output_token_seconds")
 	fs.BoolVar(&cfg.sglangLegacy, "sglang-legacy", false, "sglang: serve the old per-request time_per_output_token_seconds instead of inter_token_latency_seconds")
 	fs.DurationVar(&cfg.tick, "tick", 250*time.Millisecond, "simulation tick")
+	fs.DurationVar(&cfg.exitAfter, "exit-after", 0, "exit with status 1 after this long, as a crashing service does (0: never)")
 	host, _ := os.Hostname()
 	fs.StringVar(&cfg.hostname, "hostname", host, "Hostname label of the dcgm series")
 	fs.Usage = func() {
@@ -229,6 +233,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.exitAfter > 0 {
+		time.AfterFunc(cfg.exitAfter, func() {
+			fmt.Fprintf(os.Stderr, "modelsim: exiting after %s, as asked (--exit-after)\n", cfg.exitAfter)
+			os.Exit(1)
+		})
+	}
 	for _, r := range cfg.replays {
 		if err := serveReplay(r); err != nil {
 			fmt.Fprintln(os.Stderr, "modelsim:", err)
