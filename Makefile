@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/llmmon/llmmon/cmd.Version=$(VERSION)
 FUZZTIME  ?= 30s
 
-.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay clean
+.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay bench-remediation clean
 
 all: build
 
@@ -59,6 +59,9 @@ bench-addtarget: build test-images ## add-target to first scrape against edit + 
 
 bench-alerts: build test-images ## fault to notification against tutorial defaults (about 25 minutes)
 	$(GO) run ./bench/alerts -llmmon bin/llmmon
+
+bench-remediation: build test-images ## service death to healthy again: llmmon's auto-recovery against a 30 s restart loop (about 6 minutes)
+	$(GO) run ./bench/remediation -llmmon bin/llmmon
 
 bench-relay: build test-images ## relay throughput and a 500-alert storm against a direct bridge (about 1 minute)
 	$(GO) run ./bench/relay -llmmon bin/llmmon

@@ -281,7 +281,7 @@ func (a *Agent) handle(ctx context.Context, j job) {
 	if t.DryRun {
 		act.Result, act.Detail = ResultDryRun, "would "+describe(t)
 		a.record(act)
-		a.announce(ctx, t, j.alert, fmt.Sprintf("dry run: llmmon would %s after %s", describe(t), j.alert), act.Time.Add(5*time.Minute))
+		a.announce(ctx, t, j.alert, fmt.Sprintf("dry run: llmmon would %s after %s", describe(t), j.alert), act.Time, act.Time.Add(5*time.Minute))
 		return
 	}
 	if err := a.act(ctx, t); err != nil {
@@ -293,7 +293,7 @@ func (a *Agent) handle(ctx context.Context, j job) {
 	n := a.actedSince(t.Name, act.Time.Add(-t.Window)) + 1
 	note := fmt.Sprintf("llmmon %s after %s (%d of at most %d in %s) and checks its health for %s", described(t), j.alert, n, t.MaxActions, dur(t.Window), dur(t.Recheck))
 	a.log.Info("acted", "target", t.Name, "alert", j.alert, "action", describe(t))
-	a.announce(ctx, t, j.alert, note, act.Time.Add(t.Recheck+time.Hour))
+	a.announce(ctx, t, j.alert, note, act.Time, act.Time.Add(t.Recheck+time.Hour))
 	// The health re-check.
 	deadline := act.Time.Add(t.Recheck)
 	for {
@@ -302,7 +302,8 @@ func (a *Agent) handle(ctx context.Context, j job) {
 			act.Detail = fmt.Sprintf("healthy again after %s", act.Duration.Round(100*time.Millisecond))
 			a.record(act)
 			// Resolving the announcement tells the receivers it helped.
-			a.announce(ctx, t, j.alert, note+"; "+act.Detail, a.now())
+			// (a millisecond on, so that its end is after its start even at once).
+			a.announce(ctx, t, j.alert, note+"; "+act.Detail, act.Time, a.now().Add(time.Millisecond))
 			return
 		}
 		if !a.now().Before(deadline) {
@@ -348,10 +349,13 @@ func lastLine(s string) string {
 	return s
 }
 
-func (a *Agent) announce(ctx context.Context, t *Target, alert, text string, ends time.Time) {
+// announce posts the action alert; both posts of one action carry the action's time as their
+// start, so that the second, ending now, resolves the first.
+func (a *Agent) announce(ctx context.Context, t *Target, alert, text string, starts, ends time.Time) {
 	a.post(ctx, PostableAlert{
 		Labels:      map[string]string{"alertname": AlertAction, "severity": "warning", "target": t.Name, "trigger": alert},
 		Annotations: a.texts(text, t),
+		StartsAt:    starts,
 		EndsAt:      ends,
 	})
 }
