@@ -26,6 +26,11 @@ const (
 	AlertFailed = "LLMAutoRecoveryFailed"
 )
 
+// announceHold is how long an action's announcement fires at least, however soon the service
+// is healthy again: longer than Alertmanager's group_wait (5 s by default in llmmon, 30 s in
+// most setups), so that the receivers are told of the action before its resolution.
+const announceHold = time.Minute
+
 // Results of an action, as recorded and counted.
 const (
 	ResultHealthy   = "healthy"   // acted, and the service answered again within recheck
@@ -301,9 +306,14 @@ func (a *Agent) handle(ctx context.Context, j job) {
 			act.Result, act.Duration = ResultHealthy, a.now().Sub(act.Time)
 			act.Detail = fmt.Sprintf("healthy again after %s", act.Duration.Round(100*time.Millisecond))
 			a.record(act)
-			// Resolving the announcement tells the receivers it helped.
-			// (a millisecond on, so that its end is after its start even at once).
-			a.announce(ctx, t, j.alert, note+"; "+act.Detail, act.Time, a.now().Add(time.Millisecond))
+			// Resolving the announcement tells the receivers it helped. Not before a minute
+			// after the action: Alertmanager notifies nobody of an alert that was resolved
+			// before its group was first sent (group_wait), and the restart must be told.
+			ends := a.now()
+			if min := act.Time.Add(announceHold); ends.Before(min) {
+				ends = min
+			}
+			a.announce(ctx, t, j.alert, note+"; "+act.Detail, act.Time, ends)
 			return
 		}
 		if !a.now().Before(deadline) {

@@ -158,7 +158,7 @@ func TestRestartThenHealthy(t *testing.T) {
 	if got := strings.Join(w.am.names(), " "); got != "LLMAutoRecoveryAction LLMAutoRecoveryAction" {
 		t.Errorf("announcements %q: want the action, then the same alert resolved", got)
 	}
-	if last := w.am.alerts[1]; last.EndsAt.After(w.now().Add(time.Second)) || !last.StartsAt.Equal(w.am.alerts[0].StartsAt) || !strings.Contains(last.Annotations["summary"], "healthy again") {
+	if last := w.am.alerts[1]; !last.EndsAt.Equal(last.StartsAt.Add(announceHold)) || !last.StartsAt.Equal(w.am.alerts[0].StartsAt) || !strings.Contains(last.Annotations["summary"], "healthy again") {
 		t.Errorf("the second announcement must resolve the first and say it helped: %+v", last)
 	}
 	// Alertmanager repeats the alert; other alerts and targets are not the agent's business.

@@ -63,6 +63,47 @@ type ThresholdDef struct {
 type QueryDef struct {
 	Expr   string `yaml:"expr"`
 	Legend string `yaml:"legend"`
+	// LastWeek adds the same query at the same time a week earlier (offset 7d), legend "... last week".
+	LastWeek bool `yaml:"last_week"`
+}
+
+// LastWeekLegend is the suffix of the legend of a query's week-earlier copy.
+const LastWeekLegend = " last week"
+
+// OffsetWeek returns expr with every selector read a week earlier: " offset 7d" after each
+// range ([5m]) and after each instant selector's matchers ({...} not followed by a range).
+// The dashboards' expressions always write their selectors with matchers.
+func OffsetWeek(expr string) string {
+	var b strings.Builder
+	inString := false
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		b.WriteByte(c)
+		switch {
+		case c == '"' && (i == 0 || expr[i-1] != '\\'):
+			inString = !inString
+		case inString:
+		case c == ']':
+			b.WriteString(" offset 7d")
+		case c == '}':
+			if j := i + 1; j >= len(expr) || expr[j] != '[' {
+				b.WriteString(" offset 7d")
+			}
+		}
+	}
+	return b.String()
+}
+
+// expandLastWeek returns a panel's queries with the week-earlier copies after the ones that ask.
+func expandLastWeek(qs []QueryDef) []QueryDef {
+	var out []QueryDef
+	for _, q := range qs {
+		out = append(out, q)
+		if q.LastWeek {
+			out = append(out, QueryDef{Expr: OffsetWeek(strings.TrimSpace(q.Expr)), Legend: q.Legend + LastWeekLegend})
+		}
+	}
+	return out
 }
 
 type panelRef struct {
@@ -246,7 +287,7 @@ func buildPanel(p PanelDef, id uint32, pos dashboard.GridPos) (cog.Builder[dashb
 	}
 	thresholds := dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(steps)
 	var targets []cog.Builder[variants.Dataquery]
-	for i, q := range p.Queries {
+	for i, q := range expandLastWeek(p.Queries) {
 		targets = append(targets, prometheus.NewDataqueryBuilder().
 			RefId(string(rune('A'+i))).
 			Datasource(datasourceRef()).

@@ -419,6 +419,9 @@ func anomalyGroup(s *spec.Spec, grafana string, panels map[string]panelRef) rule
 		p := panels[key]
 		return fmt.Sprintf("%s/d/%s/?viewPanel=%d&var-target={{ $labels.target }}", grafana, p.uid, p.id)
 	}
+	if a.Baseline == spec.AnomalyLastWeek {
+		return lastWeekAnomalyGroup(s, text, link)
+	}
 	return ruleGroup{Name: "llmmon-anomaly", Rules: []rule{
 		{Record: "llmmon:e2e_latency_seconds:p95:avg_" + w, Expr: "avg_over_time(llmmon:e2e_latency_seconds:p95[" + w + "] offset 10m)"},
 		{Record: "llmmon:e2e_latency_seconds:p95:stddev_" + w, Expr: "stddev_over_time(llmmon:e2e_latency_seconds:p95[" + w + "] offset 10m)"},
@@ -462,4 +465,44 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// lastWeekAnomalyGroup compares p95 latency and throughput with the same hour a week earlier
+// (the hour centred on now - 7d), so that a daily or weekly rhythm is no anomaly and a change
+// against it is. A service without data a week ago has no baseline and raises nothing.
+func lastWeekAnomalyGroup(s *spec.Spec, text func(en, cn string) string, link func(string) string) ruleGroup {
+	c := s.Alerts.Anomaly.ChangePercent
+	up, down := num(1+c/100), num(1-c/100)
+	pct := num(c)
+	floor := num(s.Alerts.Thresholds.ThroughputMin)
+	return ruleGroup{Name: "llmmon-anomaly", Rules: []rule{
+		{Record: "llmmon:e2e_latency_seconds:p95:last_week", Expr: "avg_over_time(llmmon:e2e_latency_seconds:p95[1h] offset 6d23h30m)"},
+		{Record: "llmmon:generation_tokens:rate5m:last_week", Expr: "avg_over_time(llmmon:generation_tokens:rate5m[1h] offset 6d23h30m)"},
+		{
+			Alert:  "LLMLatencyAnomaly",
+			Expr:   "llmmon:e2e_latency_seconds:p95 > " + up + " * llmmon:e2e_latency_seconds:p95:last_week",
+			For:    "10m",
+			Labels: map[string]string{"severity": "warning"},
+			Annotations: map[string]string{
+				"summary":     text("p95 latency of {{ $labels.target }} is "+pct+" % above last week's", "{{ $labels.target }} 的 p95 延迟比上周同期高 "+pct+" % 以上"),
+				"description": text("p95 latency is more than "+pct+" % above its average over the same hour a week ago.", "p95 延迟比一周前同一小时的平均值高出 "+pct+" % 以上。"),
+				"runbook":     text("Compare with the queue, KV-cache usage and recent deployments; the dashboards show last week's series beside this week's.", "对照队列、KV 缓存使用率和最近的发布；仪表盘中可对比上周同期曲线。"),
+				"dashboard":   link("llm-latency"),
+				"value":       valueAnnotation,
+			},
+		},
+		{
+			Alert:  "LLMThroughputAnomaly",
+			Expr:   "llmmon:generation_tokens:rate5m < " + down + " * llmmon:generation_tokens:rate5m:last_week and llmmon:generation_tokens:rate5m:last_week > " + floor,
+			For:    "10m",
+			Labels: map[string]string{"severity": "warning"},
+			Annotations: map[string]string{
+				"summary":     text("Throughput of {{ $labels.target }} is "+pct+" % below last week's", "{{ $labels.target }} 的吞吐量比上周同期低 "+pct+" % 以上"),
+				"description": text("Generated tokens per second are more than "+pct+" % below their average over the same hour a week ago.", "每秒生成 token 数比一周前同一小时的平均值低 "+pct+" % 以上。"),
+				"runbook":     text("Check whether traffic dropped (a gateway or client problem) or the engine slowed down.", "检查是流量下降（网关或客户端问题）还是引擎变慢。"),
+				"dashboard":   link("llm-tokens"),
+				"value":       valueAnnotation,
+			},
+		},
+	}}
 }

@@ -171,6 +171,12 @@ func (s *Spec) ApplyDefaults() {
 	}
 	s.Alerts.Thresholds = s.Alerts.Thresholds.Merge(DefaultThresholds)
 	if a := s.Alerts.Anomaly; a != nil {
+		if a.Baseline == "" {
+			a.Baseline = AnomalyRecent
+		}
+		if a.ChangePercent == 0 {
+			a.ChangePercent = 50
+		}
 		if a.ZScore == 0 {
 			a.ZScore = 3
 		}

@@ -317,7 +317,19 @@ type Anomaly struct {
 	ZScore float64 `yaml:"z_score,omitempty" json:"z_score,omitempty"`
 	// History window the z-score is computed over (default 1h).
 	Window Duration `yaml:"window,omitempty" json:"window,omitempty"`
+	// What a value is compared with: recent (its own last window, as a z-score; default) or
+	// last_week (the same hour a week earlier, for traffic with a daily and weekly rhythm).
+	Baseline string `yaml:"baseline,omitempty" json:"baseline,omitempty"`
+	// With baseline last_week: how far from last week is an anomaly, in percent: p95 latency
+	// that much higher, or throughput that much lower (default 50).
+	ChangePercent float64 `yaml:"change_percent,omitempty" json:"change_percent,omitempty"`
 }
+
+// Anomaly baselines.
+const (
+	AnomalyRecent   = "recent"
+	AnomalyLastWeek = "last_week"
+)
 
 // Notify lists receivers and routing.
 type Notify struct {

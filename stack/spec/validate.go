@@ -350,6 +350,12 @@ func (v *validator) alerts(s *Spec) {
 		v.thresholds(p+".thresholds", w.Thresholds)
 	}
 	if a := s.Alerts.Anomaly; a != nil {
+		if a.Baseline != AnomalyRecent && a.Baseline != AnomalyLastWeek {
+			v.add("alerts.anomaly.baseline", fmt.Sprintf("unknown baseline %q", a.Baseline), "use recent (a z-score against the last window) or last_week (the same hour a week earlier)")
+		}
+		if a.ChangePercent < 0 || a.ChangePercent >= 100 && a.Baseline == AnomalyLastWeek {
+			v.add("alerts.anomaly.change_percent", fmt.Sprintf("change_percent %g is out of range", a.ChangePercent), "use a percent between 1 and 99; 50 (the default) means latency 1.5x last week's or throughput half of it")
+		}
 		if a.ZScore <= 0 {
 			v.add("alerts.anomaly.z_score", "z_score must be positive", "3 is a common choice")
 		}

@@ -151,7 +151,8 @@ targets:
 		return st == "running" && started != startedBefore && up()
 	}, hook.String)
 	t.Logf("service death to healthy again through llmmon's remediation: %s", time.Since(t0).Round(100*time.Millisecond))
-	waitFor(t, "the receivers get the alert, the restart and its resolution", 60*time.Second, func() bool {
+	// The announcement resolves a minute after the restart at the earliest (remediate.announceHold).
+	waitFor(t, "the receivers get the alert, the restart and its resolution", 120*time.Second, func() bool {
 		return hook.has("LLMServiceDown", "firing", "", t0) && hook.has("LLMAutoRecoveryAction", "firing", "", t0) &&
 			hook.has("LLMAutoRecoveryAction", "resolved", "", t0) && hook.has("LLMServiceDown", "resolved", "", t0)
 	}, hook.String)
