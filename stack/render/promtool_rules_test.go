@@ -224,33 +224,39 @@ func TestEveryAlertHasPromtoolTests(t *testing.T) {
 }
 
 // TestPromtoolOptionTests runs rules/tests/options/*.yml against the rules rendered from
-// testdata/specs/options.yaml (working hours and anomaly alerts).
+// testdata/specs/options.yaml (working hours, anomaly alerts, SLOs), and rules/tests/weekly/*.yml
+// against those of testdata/specs/weekly.yaml (anomalies against last week).
 func TestPromtoolOptionTests(t *testing.T) {
 	promtool := testenv.Tool(t, "promtool")
-	dir := t.TempDir()
-	if err := renderCase(t, "options").Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	promDir := filepath.Join(dir, "prometheus")
-	rendered, _ := filepath.Glob(filepath.Join(promDir, "rules", "*.yml"))
-	for _, p := range rendered {
-		if filepath.Base(p) != "records.yml" {
-			keepSummaryOnly(t, p)
-		}
-	}
-	tests, _ := filepath.Glob(filepath.Join(testenv.Root(), "rules", "tests", "options", "*.yml"))
-	if len(tests) < 2 {
-		t.Fatalf("want the working-hours and anomaly tests, found %v", tests)
-	}
-	for _, p := range tests {
-		data, _ := os.ReadFile(p)
-		dst := filepath.Join(promDir, filepath.Base(p))
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
+	for _, c := range []struct {
+		name string
+		min  int
+	}{{"options", 3}, {"weekly", 1}} {
+		dir := t.TempDir()
+		if err := renderCase(t, c.name).Write(dir); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(promtool, "test", "rules", dst).CombinedOutput()
-		if err != nil {
-			t.Errorf("promtool test rules %s: %v\n%s", filepath.Base(p), err, out)
+		promDir := filepath.Join(dir, "prometheus")
+		rendered, _ := filepath.Glob(filepath.Join(promDir, "rules", "*.yml"))
+		for _, p := range rendered {
+			if filepath.Base(p) != "records.yml" {
+				keepSummaryOnly(t, p)
+			}
+		}
+		tests, _ := filepath.Glob(filepath.Join(testenv.Root(), "rules", "tests", c.name, "*.yml"))
+		if len(tests) < c.min {
+			t.Fatalf("want at least %d tests in rules/tests/%s, found %v", c.min, c.name, tests)
+		}
+		for _, p := range tests {
+			data, _ := os.ReadFile(p)
+			dst := filepath.Join(promDir, filepath.Base(p))
+			if err := os.WriteFile(dst, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(promtool, "test", "rules", dst).CombinedOutput()
+			if err != nil {
+				t.Errorf("promtool test rules %s/%s: %v\n%s", c.name, filepath.Base(p), err, out)
+			}
 		}
 	}
 }
