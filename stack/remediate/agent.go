@@ -238,9 +238,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		case j := <-a.jobs:
 			a.mu.Lock()
 			if a.busy[j.target.Name] {
-				// The target's previous action is still being checked: its outcome decides.
+				// The target's previous action is still being checked. This episode is not
+				// taken: Alertmanager repeats it (every minute), and it is decided then.
+				delete(a.st.Handled, j.key)
+				err := a.save()
 				a.mu.Unlock()
-				a.record(Action{Time: a.now(), Target: j.target.Name, Alert: j.alert, Kind: kind(j.target), What: what(j.target), Result: ResultSkipped, Detail: "an action on it is still under way"})
+				a.log.Info("an action on the target is under way; the alert is taken when Alertmanager repeats it", "target", j.target.Name, "alert", j.alert, "save_error", err)
 				continue
 			}
 			a.busy[j.target.Name] = true
@@ -308,12 +311,19 @@ func (a *Agent) handle(ctx context.Context, j job) {
 			a.record(act)
 			// Resolving the announcement tells the receivers it helped. Not before a minute
 			// after the action: Alertmanager notifies nobody of an alert that was resolved
-			// before its group was first sent (group_wait), and the restart must be told.
-			ends := a.now()
-			if min := act.Time.Add(announceHold); ends.Before(min) {
-				ends = min
-			}
-			a.announce(ctx, t, j.alert, note+"; "+act.Detail, act.Time, ends)
+			// before its group was first sent (group_wait), and the restart must be told. A
+			// later end posted early would not shorten the first (Alertmanager keeps the later
+			// end of an unresolved alert), so the resolution is posted when it is due.
+			wait := act.Time.Add(announceHold).Sub(a.now())
+			a.wg.Add(1)
+			go func() {
+				defer a.wg.Done()
+				if wait > 0 && a.delay(ctx, wait) != nil {
+					// Shutting down: resolve it now rather than leave it firing for an hour.
+					ctx = context.WithoutCancel(ctx)
+				}
+				a.announce(ctx, t, j.alert, note+"; "+act.Detail, act.Time, a.now())
+			}()
 			return
 		}
 		if !a.now().Before(deadline) {

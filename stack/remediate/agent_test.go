@@ -155,10 +155,18 @@ func TestRestartThenHealthy(t *testing.T) {
 	if w.docker.count() != 1 || w.results() != ResultHealthy {
 		t.Fatalf("restarts %d, results %q; want one restart, healthy", w.docker.count(), w.results())
 	}
+	// The resolution is posted when it is due, by a goroutine of its own.
+	for deadline := time.Now().Add(2 * time.Second); len(w.am.names()) < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if got := strings.Join(w.am.names(), " "); got != "LLMAutoRecoveryAction LLMAutoRecoveryAction" {
 		t.Errorf("announcements %q: want the action, then the same alert resolved", got)
 	}
-	if last := w.am.alerts[1]; !last.EndsAt.Equal(last.StartsAt.Add(announceHold)) || !last.StartsAt.Equal(w.am.alerts[0].StartsAt) || !strings.Contains(last.Annotations["summary"], "healthy again") {
+	w.am.mu.Lock()
+	last := w.am.alerts[1]
+	first := w.am.alerts[0]
+	w.am.mu.Unlock()
+	if  !last.EndsAt.Equal(last.StartsAt.Add(announceHold)) || !last.StartsAt.Equal(first.StartsAt) || !strings.Contains(last.Annotations["summary"], "healthy again") {
 		t.Errorf("the second announcement must resolve the first and say it helped: %+v", last)
 	}
 	// Alertmanager repeats the alert; other alerts and targets are not the agent's business.
