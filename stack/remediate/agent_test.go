@@ -166,7 +166,7 @@ func TestRestartThenHealthy(t *testing.T) {
 	last := w.am.alerts[1]
 	first := w.am.alerts[0]
 	w.am.mu.Unlock()
-	if  !last.EndsAt.Equal(last.StartsAt.Add(announceHold)) || !last.StartsAt.Equal(first.StartsAt) || !strings.Contains(last.Annotations["summary"], "healthy again") {
+	if !last.EndsAt.Equal(last.StartsAt.Add(announceHold)) || !last.StartsAt.Equal(first.StartsAt) || !strings.Contains(last.Annotations["summary"], "healthy again") {
 		t.Errorf("the second announcement must resolve the first and say it helped: %+v", last)
 	}
 	// Alertmanager repeats the alert; other alerts and targets are not the agent's business.
