@@ -169,8 +169,9 @@ func renderAlertmanager(b *Bundle, s *spec.Spec, templates fs.FS, o Options) err
 		InhibitRules: []amInhibit{
 			// A critical alert silences warnings about the same service or host.
 			{SourceMatchers: []string{`severity="critical"`}, TargetMatchers: []string{`severity=~"warning|info"`}, Equal: []string{"target", "instance"}},
-			// A service that is down makes every other alert about it noise.
-			{SourceMatchers: []string{`alertname="LLMServiceDown"`}, TargetMatchers: []string{`alertname!="LLMServiceDown"`}, Equal: []string{"target"}},
+			// A service that is down makes every other alert about it noise, but what
+			// auto-recovery does about it (it acts while the service is down).
+			{SourceMatchers: []string{`alertname="LLMServiceDown"`}, TargetMatchers: []string{`alertname!~"LLMServiceDown|LLMAutoRecoveryAction|LLMAutoRecoveryFailed"`}, Equal: []string{"target"}},
 		},
 		Receivers: []amReceiver{{Name: NullReceiver}},
 	}
