@@ -175,7 +175,8 @@ targets:
 				InWindow int `json:"actions_in_window"`
 			} `json:"remediation"`
 		}
-		if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || len(st.Remediation) != 1 {
+		// Exit 1 while the service is down (the stack is not healthy): the JSON comes first.
+		if err := json.NewDecoder(strings.NewReader(out)).Decode(&st); code > 1 || err != nil || len(st.Remediation) != 1 {
 			t.Fatalf("status -o json: exit %d, %v\n%s", code, err, out)
 		}
 		return st.Remediation[0].InWindow
