@@ -314,7 +314,11 @@ func renderRules(b *Bundle, s *spec.Spec, rules fs.FS, o Options, panels map[str
 		}
 		for j, a := range t.Remediation.Alerts {
 			if !known[a] {
-				return fmt.Errorf("%w: targets[%d].remediation.alerts[%d]: no alert named %q (alerts: %s)", spec.ErrInvalid, i, j, a, strings.Join(sortedKeys(known), ", "))
+				hint := "LLMServiceDown is the usual one; `llmmon render` writes every alert into prometheus/rules/"
+				if sug := spec.Suggest(a, sortedKeys(known)); sug != "" {
+					hint = fmt.Sprintf("did you mean %q?", sug)
+				}
+				return fmt.Errorf("%w: targets[%d].remediation.alerts[%d]: no alert named %q; %s", spec.ErrInvalid, i, j, a, hint)
 			}
 		}
 	}

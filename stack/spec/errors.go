@@ -150,3 +150,6 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// Suggest returns the candidate closest to s when it is close enough to be a typo, or "".
+func Suggest(s string, candidates []string) string { return suggest(s, candidates) }
