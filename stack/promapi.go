@@ -59,9 +59,14 @@ func (c promClient) Do(ctx context.Context, req *http.Request) (*http.Response, 
 	return resp, b, nil
 }
 
-// Query runs an instant query (it is doctor's Querier).
+// Query runs an instant query now (it is doctor's Querier).
 func (p promAPI) Query(ctx context.Context, expr string) ([]doctor.Sample, error) {
-	v, _, err := p.api.Query(ctx, expr, time.Time{})
+	return p.QueryAt(ctx, expr, time.Time{})
+}
+
+// QueryAt runs an instant query at a time (now when zero; it is the report's Querier).
+func (p promAPI) QueryAt(ctx context.Context, expr string, at time.Time) ([]doctor.Sample, error) {
+	v, _, err := p.api.Query(ctx, expr, at)
 	if err != nil {
 		return nil, promErr(err)
 	}
