@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/llmmon/llmmon/cmd.Version=$(VERSION)
 FUZZTIME  ?= 30s
 
-.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay bench-remediation bench-report clean
+.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay bench-remediation clean
 
 all: build
 
@@ -62,9 +62,6 @@ bench-alerts: build test-images ## fault to notification against tutorial defaul
 
 bench-remediation: build test-images ## service death to healthy again: llmmon's auto-recovery against a 30 s restart loop (about 6 minutes)
 	$(GO) run ./bench/remediation -llmmon bin/llmmon
-
-bench-report: test-images ## the service report's time and memory, 7 and 30 days, 10 services (about 3 minutes)
-	$(GO) run ./bench/report
 
 bench-relay: build test-images ## relay throughput and a 500-alert storm against a direct bridge (about 1 minute)
 	$(GO) run ./bench/relay -llmmon bin/llmmon
