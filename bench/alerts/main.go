@@ -105,7 +105,7 @@ func main() {
 	out, err := exec.Command("docker", "run", "-d", "--name", sim, "--network", "host", "llmmon-test/modelsim:dev",
 		"--serve", fmt.Sprintf("vllm=127.0.0.1:%d", vllm), "--serve", fmt.Sprintf("sglang=127.0.0.1:%d", sglang),
 		"--control", fmt.Sprintf("127.0.0.1:%d", control), "--rps", "6").CombinedOutput()
-	benchkit.Must(wrap(err, out))
+	benchkit.Must(benchkit.WithOutput(err, out))
 	benchkit.AtExit(func() { exec.Command("docker", "rm", "-f", sim).Run() })
 	setMode := func(engine, mode string) {
 		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/mode?engine=%s&mode=%s", control, engine, mode), "", nil)
@@ -140,7 +140,7 @@ images:
 		benchkit.Must(os.WriteFile(s.spec, []byte(text), 0o644))
 		cmd := exec.Command(abs, "up", "-f", s.spec)
 		out, err := cmd.CombinedOutput()
-		benchkit.Must(wrap(err, out))
+		benchkit.Must(benchkit.WithOutput(err, out))
 		benchkit.AtExit(func() { exec.Command(abs, "down", "--volumes", "-f", s.spec).Run() })
 		return s
 	}
@@ -243,9 +243,9 @@ images:
 	row("", fixed("llmmon defaults", "llmmon, default SLO", "tutorial defaults"))
 	row("settings", fixed("scrape/eval 5s, for 10s", "the same, slo: {}", "scrape/eval 15s, for 5m"))
 	row("", fixed("group_wait 5s", "(99.5 %, 28d)", "group_wait 30s"))
-	row(fmt.Sprintf("service down, median of %d (goal <= 30s)", *trials), func(s string) string { return show(benchkit.Median(down[s])) })
-	row("service down, all trials", func(s string) string { return showAll(down[s]) })
-	row("error burst (30% errors)", func(s string) string { return show(errBurst[s]) })
+	row(fmt.Sprintf("service down, median of %d (goal <= 30s)", *trials), func(s string) string { return benchkit.Show(benchkit.Median(down[s]), "not notified") })
+	row("service down, all trials", func(s string) string { return benchkit.ShowAll(down[s], "not notified") })
+	row("error burst (30% errors)", func(s string) string { return benchkit.Show(errBurst[s], "not notified") })
 	row("  alert", errAlert)
 	row(fmt.Sprintf("false alarms in %s healthy noisy run", *healthy), func(s string) string { return fmt.Sprint(len(falseAlarms[s])) })
 	row("rule evaluation time per target", func(s string) string { return fmt.Sprintf("%.2f ms", evalPerTarget[s]*1000) })
@@ -255,13 +255,6 @@ images:
 		fmt.Printf("false alarms (%s): %v\n", n, a)
 	}
 	benchkit.Exit()
-}
-
-func wrap(err error, out []byte) error {
-	if err != nil {
-		return fmt.Errorf("%v: %s", err, out)
-	}
-	return nil
 }
 
 // ruleEvalPerTarget is the time one evaluation of every rule group takes, divided by the number
@@ -294,19 +287,4 @@ func ruleEvalPerTarget(port int, passwordFile string) float64 {
 		return 0
 	}
 	return groups / targets
-}
-
-func show(d time.Duration) string {
-	if d < 0 {
-		return "not notified"
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
-
-func showAll(ds []time.Duration) string {
-	var s []string
-	for _, d := range ds {
-		s = append(s, show(d))
-	}
-	return strings.Join(s, " ")
 }

@@ -41,7 +41,7 @@ func main() {
 		s := service{fmt.Sprintf("llmmon-bench-%s-%d", role, pid), fmt.Sprintf("http://127.0.0.1:%d/metrics", port)}
 		out, err := exec.Command("docker", "run", "-d", "--name", s.name, "--network", "host", "llmmon-test/modelsim:dev",
 			"--serve", fmt.Sprintf("vllm=127.0.0.1:%d", port), "--control", "off", "--rps", "4").CombinedOutput()
-		benchkit.Must(wrap(err, out))
+		benchkit.Must(benchkit.WithOutput(err, out))
 		benchkit.AtExit(func() { exec.Command("docker", "rm", "-f", s.name).Run() })
 		return s
 	}
@@ -76,7 +76,7 @@ images:
 		strings.TrimSuffix(ours.url, "/metrics"), ours.name)
 	benchkit.Must(os.WriteFile(spec, []byte(text), 0o644))
 	out, err := exec.Command(abs, "up", "-f", spec).CombinedOutput()
-	benchkit.Must(wrap(err, out))
+	benchkit.Must(benchkit.WithOutput(err, out))
 	benchkit.AtExit(func() { exec.Command(abs, "down", "--volumes", "-f", spec).Run() })
 
 	answers := func(url string) bool {
@@ -96,7 +96,7 @@ images:
 		t0 := time.Now()
 		for _, s := range []service{ours, theirs} {
 			out, err := exec.Command("docker", "kill", s.name).CombinedOutput()
-			benchkit.Must(wrap(err, out))
+			benchkit.Must(benchkit.WithOutput(err, out))
 		}
 		pending := map[string]service{"llmmon": ours, "loop": theirs}
 		for len(pending) > 0 && time.Since(t0) < 3*time.Minute {
@@ -118,30 +118,8 @@ images:
 	fmt.Printf("%-34s %-28s %-28s\n", "", "llmmon remediation", "tutorial loop")
 	fmt.Printf("%-34s %-28s %-28s\n", "how", "alert, Alertmanager, agent", "curl every 30s, docker restart")
 	fmt.Printf("%-34s %-28s %-28s\n", "settings", "scrape/eval 5s, down_for 10s", "sleep 30")
-	fmt.Printf("%-34s %-28s %-28s\n", "median", show(benchkit.Median(got["llmmon"])), show(benchkit.Median(got["loop"])))
-	fmt.Printf("%-34s %-28s %-28s\n", "all", showAll(got["llmmon"]), showAll(got["loop"]))
+	fmt.Printf("%-34s %-28s %-28s\n", "median", benchkit.Show(benchkit.Median(got["llmmon"]), "not healthy in 3m"), benchkit.Show(benchkit.Median(got["loop"]), "not healthy in 3m"))
+	fmt.Printf("%-34s %-28s %-28s\n", "all", benchkit.ShowAll(got["llmmon"], "not healthy in 3m"), benchkit.ShowAll(got["loop"], "not healthy in 3m"))
 	fmt.Printf("%-34s %-28s %-28s\n", "limits, announcements, status", "yes", "no: restarts forever, silently")
 	benchkit.Exit()
-}
-
-func wrap(err error, out []byte) error {
-	if err != nil {
-		return fmt.Errorf("%v: %s", err, out)
-	}
-	return nil
-}
-
-func show(d time.Duration) string {
-	if d < 0 {
-		return "not healthy in 3m"
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
-
-func showAll(ds []time.Duration) string {
-	var s []string
-	for _, d := range ds {
-		s = append(s, show(d))
-	}
-	return strings.Join(s, " ")
 }

@@ -143,19 +143,17 @@ func Checks(a Assets, t Target) ([]Check, error) {
 			out = append(out, Check{Kind: "panel", Dashboard: meta.Title, Panel: q.PanelTitle, Expr: fill(q.Expr, t)})
 		}
 	}
-	recs, err := records(a.Records, t)
+	rf, err := parseRecords(a.Records)
 	if err != nil {
 		return nil, err
 	}
+	recs := records(rf, t)
 	made := map[string]bool{}
 	for _, r := range recs {
 		made[r.name] = true
 		out = append(out, Check{Kind: "record", Record: r.name, Expr: r.name + `{target="` + t.Name + `"}`, Source: r.expr})
 	}
-	slos, err := sloRecords(a.Records, t)
-	if err != nil {
-		return nil, err
-	}
+	slos := sloRecords(rf, t)
 	for _, r := range slos {
 		made[r.name] = true
 		out = append(out, Check{Kind: "record", Record: r.name + " (" + r.slo + ")", Expr: r.name + `{target="` + t.Name + `",slo="` + r.slo + `"}`, Source: r.expr})
@@ -226,19 +224,7 @@ type recordRule struct{ name, expr string }
 // records returns the records of a target's group (its engine's, or its own where the spec
 // maps its metrics) and of the derived group, with their expressions (several rules of one name
 // are one record whose expressions are alternatives).
-func records(data []byte, t Target) ([]recordRule, error) {
-	var rf struct {
-		Groups []struct {
-			Name  string `yaml:"name"`
-			Rules []struct {
-				Record string `yaml:"record"`
-				Expr   string `yaml:"expr"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(data, &rf); err != nil {
-		return nil, fmt.Errorf("records: %w", err)
-	}
+func records(rf *recordFile, t Target) []recordRule {
 	group := "llmmon-" + t.Engine
 	for _, g := range rf.Groups {
 		if g.Name == render.MappedRecordGroup(t.Name) {
@@ -269,7 +255,27 @@ func records(data []byte, t Target) ([]recordRule, error) {
 	if req && errs {
 		own = append(own, recordRule{"llmmon:error_ratio:rate5m", "llmmon:request_errors:rate5m / llmmon:requests:rate5m"})
 	}
-	return own, nil
+	return own
+}
+
+// recordFile is the part of the rendered records.yml the checks read.
+type recordFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			Record string            `yaml:"record"`
+			Expr   string            `yaml:"expr"`
+			Labels map[string]string `yaml:"labels"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+func parseRecords(data []byte) (*recordFile, error) {
+	var rf recordFile
+	if err := yaml.Unmarshal(data, &rf); err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	return &rf, nil
 }
 
 var scopeRe = regexp.MustCompile(`\b(?:job|engine)="([^"$]+)"`)
@@ -332,20 +338,7 @@ type sloRecord struct{ name, slo, expr string }
 
 // sloRecords returns the SLO records of a target (group llmmon-slo, labelled with it), each
 // with the objective it measures.
-func sloRecords(data []byte, t Target) ([]sloRecord, error) {
-	var rf struct {
-		Groups []struct {
-			Name  string `yaml:"name"`
-			Rules []struct {
-				Record string            `yaml:"record"`
-				Expr   string            `yaml:"expr"`
-				Labels map[string]string `yaml:"labels"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(data, &rf); err != nil {
-		return nil, fmt.Errorf("records: %w", err)
-	}
+func sloRecords(rf *recordFile, t Target) []sloRecord {
 	var out []sloRecord
 	for _, g := range rf.Groups {
 		if g.Name != render.SLOGroup {
@@ -357,7 +350,7 @@ func sloRecords(data []byte, t Target) ([]sloRecord, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // readsOnlySLO reports whether a query reads llmmon:slo_* records and no other.

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
+
+	"github.com/llmmon/llmmon/internal/httpserve"
 )
 
 // Serve runs the relay of the configuration file configPath on listen (the configuration's
@@ -29,29 +29,12 @@ func Serve(ctx context.Context, configPath, listen string, opts ...Option) error
 	if err != nil {
 		return fmt.Errorf("relay cannot listen on %s (%w); stop what holds the port or change internal_ports.relay in the spec", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: r.Handler(configPath), ReadHeaderTimeout: 10 * time.Second}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	go func() {
-		<-ctx.Done()
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		_ = srv.Shutdown(sctx)
-	}()
 	names := make([]string, 0, len(cfg.Receivers))
 	for _, rc := range cfg.Receivers {
 		names = append(names, rc.Name+" ("+rc.Kind+")")
 	}
 	r.log.Info("relay listening", "addr", cfg.Listen, "receivers", names)
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		cancel()
-		<-done
-		return err
-	}
-	cancel()
-	return <-done
+	return httpserve.Run(ctx, l, r.Handler(configPath), r.Run)
 }
 
 // ErrBadConfig: the relay's configuration file cannot be read or is wrong.

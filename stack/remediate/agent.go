@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -198,7 +199,7 @@ func (a *Agent) Receive(alerts []WebhookAlert) (queued int, err error) {
 		}
 		t := a.cfg.target(al.Labels["target"])
 		name := al.Labels["alertname"]
-		if t == nil || !contains(t.Alerts, name) {
+		if t == nil || !slices.Contains(t.Alerts, name) {
 			continue
 		}
 		key := t.Name + "|" + name + "|" + al.StartsAt.UTC().Format(time.RFC3339Nano)
@@ -561,13 +562,4 @@ func described(t *Target) string {
 		return "restarted container " + t.Container
 	}
 	return "ran `" + strings.Join(t.Command, " ") + "`"
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/llmmon/llmmon/internal/httpserve"
 	"github.com/llmmon/llmmon/stack/runtime"
 )
 
@@ -174,23 +175,6 @@ func Serve(ctx context.Context, cfg *Config, docker Restarter, opts ...Option) e
 	if err != nil {
 		return fmt.Errorf("the remediation agent cannot listen on %s (%w); stop what holds the port or change internal_ports.remediation in the spec", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	go func() {
-		<-ctx.Done()
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		_ = srv.Shutdown(sctx)
-	}()
 	a.log.Info("remediation agent listening", "addr", cfg.Listen, "targets", len(cfg.Targets))
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		cancel()
-		<-done
-		return err
-	}
-	cancel()
-	return <-done
+	return httpserve.Run(ctx, l, a.Handler(), a.Run)
 }

@@ -324,12 +324,7 @@ func renderRules(b *Bundle, s *spec.Spec, rules fs.FS, o Options, panels map[str
 	}
 	for _, d := range s.Alerts.Disable {
 		if !known[d] {
-			all := make([]string, 0, len(known))
-			for k := range known {
-				all = append(all, k)
-			}
-			sort.Strings(all)
-			return fmt.Errorf("%w: alerts.disable: no alert named %q (alerts: %s)", spec.ErrInvalid, d, strings.Join(all, ", "))
+			return fmt.Errorf("%w: alerts.disable: no alert named %q (alerts: %s)", spec.ErrInvalid, d, strings.Join(sortedKeys(known), ", "))
 		}
 	}
 	return nil

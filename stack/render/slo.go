@@ -253,15 +253,3 @@ func sloAlertGroup(s *spec.Spec, grafana string, panels map[string]panelRef, dis
 	}
 	return g
 }
-
-// durationSeconds is the length of a window ("5m", "1h", "6h") in seconds.
-func durationSeconds(w string) int {
-	n, _ := strconv.Atoi(w[:len(w)-1])
-	switch w[len(w)-1] {
-	case 'm':
-		return n * 60
-	case 'h':
-		return n * 3600
-	}
-	return n
-}

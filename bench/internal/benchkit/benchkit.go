@@ -97,3 +97,28 @@ func Get(c *http.Client, url, passwordFile string) (*http.Response, error) {
 	}
 	return c.Do(req)
 }
+
+// WithOutput adds a command's output to its error, for Must.
+func WithOutput(err error, out []byte) error {
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
+// Show writes a measured duration to a tenth of a second, or none (a negative one: nothing came).
+func Show(d time.Duration, none string) string {
+	if d < 0 {
+		return none
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// ShowAll writes durations with Show, separated by spaces.
+func ShowAll(ds []time.Duration, none string) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = Show(d, none)
+	}
+	return strings.Join(s, " ")
+}
