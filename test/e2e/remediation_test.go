@@ -115,7 +115,7 @@ func TestIntegrationRemediation(t *testing.T) {
 	hook := &notifications{}
 	srv := httptest.NewServer(hook)
 	t.Cleanup(srv.Close)
-	e := newStack(t, fmt.Sprintf(`alerts: {thresholds: {down_for: 4s}}
+	specText := fmt.Sprintf(`alerts: {thresholds: {down_for: 4s}}
 notify:
   receivers:
     - {name: hook, webhook: {url: "%s/hook"}}
@@ -124,10 +124,20 @@ targets:
   - name: chat
     engine: vllm
     url: "127.0.0.1:%d"
-    remediation: {container: %s, max_actions: 2, cooldown: 5s, recheck: 30s}
-`, srv.URL, port, model))
+`, srv.URL, port)
+	// A stack with history first, as a user has one: auto-recovery is added to it later.
+	e := newStack(t, specText)
 	if code, out := e.run(t, "up", "--timeout", "120s"); code != 0 {
-		t.Fatalf("up: exit %d\n%s", code, out)
+		t.Fatalf("first up, without remediation: exit %d\n%s", code, out)
+	}
+	before := e.containers(t)
+	e.write(t, specText+fmt.Sprintf("    remediation: {container: %s, max_actions: 2, cooldown: 5s, recheck: 30s}\n", model))
+	if code, out := e.run(t, "up", "--timeout", "120s"); code != 0 {
+		t.Fatalf("up with remediation added: exit %d\n%s", code, out)
+	}
+	after := e.containers(t)
+	if after["prometheus"] != before["prometheus"] || after["grafana"] != before["grafana"] || after["remediation"] == "" {
+		t.Fatalf("adding remediation should add its container and keep Prometheus and Grafana: %v -> %v", before, after)
 	}
 	up := func() bool {
 		var r struct {
