@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/llmmon/llmmon/stack/doctor"
+	"github.com/llmmon/llmmon/stack/report"
 )
 
 // promAPI is the stack's Prometheus: client_golang's typed HTTP API (api/prometheus/v1), whose
@@ -85,6 +86,15 @@ func (p promAPI) QueryAt(ctx context.Context, expr string, at time.Time) ([]doct
 		return []doctor.Sample{{Labels: map[string]string{}, Value: float64(r.Value)}}, nil
 	}
 	return nil, fmt.Errorf("prometheus answered %s with a %s, not an instant vector", expr, v.Type())
+}
+
+// QueryRange runs a range query (the report's plots).
+func (p promAPI) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) ([]report.Series, error) {
+	r, err := report.API{API: p.api}.QueryRange(ctx, expr, start, end, step)
+	if err != nil {
+		return nil, promErr(err)
+	}
+	return r, nil
 }
 
 // Targets returns the active scrape targets.

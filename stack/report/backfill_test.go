@@ -2,42 +2,22 @@ package report_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"image/png"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/llmmon/llmmon/internal/testenv"
-	"github.com/llmmon/llmmon/stack/doctor"
 	"github.com/llmmon/llmmon/stack/report"
 )
-
-type prom struct{ base string }
-
-func (p prom) QueryAt(ctx context.Context, expr string, at time.Time) ([]doctor.Sample, error) {
-	u := p.base + "/api/v1/query?query=" + url.QueryEscape(expr) + "&time=" + strconv.FormatInt(at.Unix(), 10)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("%s: %s", expr, body)
-	}
-	return doctor.ParseQueryResponse(body)
-}
 
 // series is one backfilled series: its value at minute i of the 14 days (i < 10080 is the week
 // before, the rest the week reported on); NaN leaves the minute out.
@@ -102,6 +82,13 @@ func TestReportKnownAnswers(t *testing.T) {
 			}
 			return map[bool]float64{true: 0.7, false: 0.5}[i < week], true
 		}},
+		// The budget falls from 100 % to 80 % over the week before, then to 50 %.
+		{"llmmon:slo_error_budget_remaining:ratio", `slo="availability",target="chat"`, func(i int) (float64, bool) {
+			if i < week {
+				return 1 - 0.2*float64(i+1)/week, true
+			}
+			return 0.8 - 0.3*float64(i-week+1)/week, true
+		}},
 		{"llmmon:gpu_utilization:percent", `Hostname="h",gpu="0",modelName="NVIDIA H200"`, weeks(30, 40)},
 		{"llmmon:gpu_temperature_celsius", `Hostname="h",gpu="0",modelName="NVIDIA H200"`, func(i int) (float64, bool) {
 			if i == week+7 {
@@ -149,7 +136,10 @@ func TestReportKnownAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); cmd.Wait() })
-	q := prom{"http://" + addr}
+	q, err := report.NewPromQuerier("http://"+addr, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if res, err := q.QueryAt(ctx, "count(llmmon:requests:rate5m)", end); err == nil && len(res) == 1 {
 			break
@@ -160,7 +150,7 @@ func TestReportKnownAnswers(t *testing.T) {
 	}
 
 	r, err := report.Build(ctx, q, report.Options{End: end, Period: 7 * 24 * time.Hour, Targets: []string{"chat"},
-		Objectives: map[string]float64{"chat": 0.995}, EvalInterval: time.Minute})
+		Objectives: map[string]float64{"chat": 0.995}, EvalInterval: time.Minute, Curves: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +171,10 @@ func TestReportKnownAnswers(t *testing.T) {
 	near("tokens/s", s.TokensPerSec, 300, 250)
 	near("queue peak", s.QueuePeak, 17, 9)
 	near("KV-cache peak", s.KVCachePeak, 0.93, 0.7)
+	near("availability budget left", s.AvailabilityBudget, 0.5, 0.8)
+	if s.LatencyBudget.Has || s.LatencyBudget.HasPrev {
+		t.Errorf("latency budget: %+v, want none (no latency SLO)", s.LatencyBudget)
+	}
 	if c, ok := s.TokensPerSec.Change(); !ok || abs(c-0.2) > 1e-9 {
 		t.Errorf("tokens/s change: %v %v, want +20 %%", c, ok)
 	}
@@ -205,6 +199,7 @@ func TestReportKnownAnswers(t *testing.T) {
 	if !strings.Contains(zh, "大模型服务报告") || !strings.Contains(zh, "| 错误率 | 0.50 % | 1.00 % | -0.50 pp |") {
 		t.Errorf("the Chinese report:\n%s", zh)
 	}
+	checkCurves(t, r)
 	js, _ := json.Marshal(r)
 	t.Logf("report: %d bytes of JSON\n%s", len(js), md)
 }
@@ -214,4 +209,86 @@ func abs(f float64) float64 {
 		return -f
 	}
 	return f
+}
+
+// checkCurves checks the plots' series against the known answers, and draws them: the PNGs
+// are decoded, measured and checked for lines of the series' colours; with
+// LLMMON_REPORT_OUT=DIR they are written there to be looked at.
+func checkCurves(t *testing.T, r *report.Report) {
+	t.Helper()
+	want := map[string][2]float64{"requests": {12, 10}, "errors": {0.5, 1}, "latency": {2.5, 2.5}, "tokens": {300, 250}, "gpu": {40, 30}}
+	got := map[string]report.Curve{}
+	for _, c := range r.Curves {
+		got[c.Key] = c
+	}
+	for key, w := range want {
+		c, ok := got[key]
+		if !ok {
+			t.Errorf("plot %s: no series", key)
+			continue
+		}
+		if len(c.Lines) != 2 {
+			t.Errorf("plot %s: %d lines, want this week's and the week before's", key, len(c.Lines))
+			continue
+		}
+		for i, l := range c.Lines {
+			// Leave out the hour the service was down and the edges of the averaging windows.
+			if n := len(l.Points); n < 150 || n > 168 {
+				t.Errorf("plot %s line %d: %d points, want about 168 (one an hour)", key, i, n)
+			}
+			for _, p := range l.Points[1 : len(l.Points)-1] {
+				if abs(p.V-w[i]) > 1e-6*w[i] {
+					t.Errorf("plot %s (%s, before=%v) at %s: %g, want %g", key, l.Name, l.Before, p.T, p.V, w[i])
+					break
+				}
+			}
+		}
+	}
+	if b := got["budget"]; len(b.Lines) != 2 || abs(b.Lines[0].Points[len(b.Lines[0].Points)-1].V-50) > 0.5 || abs(b.Lines[1].Points[len(b.Lines[1].Points)-1].V-80) > 0.5 {
+		t.Errorf("plot budget: %+v, want it to end at 50 %% (80 %% the week before)", b.Lines)
+	}
+	for _, lang := range []string{"en", "zh"} {
+		p, err := r.Render(lang, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lang == "zh" && p.Lang != "zh" {
+			if os.Getenv("CI") == "true" {
+				t.Errorf("the zh plots fell back to English: %s", p.FontNote)
+			} else {
+				t.Logf("the zh plots fell back to English: %s", p.FontNote)
+			}
+		}
+		if len(p.PNG) != len(want)+1 {
+			t.Errorf("%s: %d plots, want %d", lang, len(p.PNG), len(want)+1)
+		}
+		for key, b := range p.PNG {
+			img, err := png.Decode(bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("plot %s: %v", key, err)
+			}
+			if sz := img.Bounds().Size(); sz.X != 900 || sz.Y != 300 {
+				t.Errorf("plot %s: %v, want 900x300", key, sz)
+			}
+			// The first line is drawn in Grafana's green, the one before dashed in the same.
+			green := 0
+			for y := 0; y < 300; y++ {
+				for x := 0; x < 900; x++ {
+					if r, g, b, _ := img.At(x, y).RGBA(); r>>8 == 0x73 && g>>8 == 0xbf && b>>8 == 0x69 {
+						green++
+					}
+				}
+			}
+			if green < 300 {
+				t.Errorf("plot %s (%s): %d pixels of the line colour, want a line across", key, lang, green)
+			}
+		}
+		if dir := os.Getenv("LLMMON_REPORT_OUT"); dir != "" {
+			d := filepath.Join(dir, lang)
+			os.MkdirAll(d, 0o755)
+			if _, err := p.WritePlots(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

@@ -23,6 +23,12 @@ var words = map[string]map[string]string{
 		"mem": "Memory peak", "temp": "Temperature peak", "alerts": "Alerts that fired", "alert": "Alert",
 		"target": "Service", "severity": "Severity", "firing": "Firing for", "none": "None.",
 		"remediation": "Auto-recovery", "results": "Decisions", "nodata": "no data",
+		"budget.availability": "Error budget left (availability)", "budget.latency": "Error budget left (latency)",
+		"plot.requests": "Requests/s", "plot.errors": "Error rate", "plot.latency": "Latency p95",
+		"plot.tokens": "Generated tokens/s", "plot.gpu": "GPU utilisation", "plot.budget": "Error budget left (availability)",
+		"plot.dashed":   "dashed: the period before",
+		"unit.requests": "req/s", "unit.errors": "%", "unit.latency": "s", "unit.tokens": "tokens/s", "unit.gpu": "%", "unit.budget": "%",
+		"plots": "Plots",
 	},
 	"zh": {
 		"title": "大模型服务报告", "period": "周期", "vs": "与上一个%s相比",
@@ -35,11 +41,31 @@ var words = map[string]map[string]string{
 		"mem": "显存峰值", "temp": "温度峰值", "alerts": "触发的告警", "alert": "告警",
 		"target": "服务", "severity": "级别", "firing": "持续时间", "none": "无。",
 		"remediation": "自动恢复", "results": "决策", "nodata": "无数据",
+		"budget.availability": "剩余错误预算（可用性）", "budget.latency": "剩余错误预算（延迟）",
+		"plot.requests": "每秒请求数", "plot.errors": "错误率", "plot.latency": "延迟 p95",
+		"plot.tokens": "每秒生成 token", "plot.gpu": "GPU 利用率", "plot.budget": "剩余错误预算（可用性）",
+		"plot.dashed":   "虚线：上一周期",
+		"unit.requests": "请求/秒", "unit.errors": "%", "unit.latency": "秒", "unit.tokens": "token/秒", "unit.gpu": "%", "unit.budget": "%",
+		"plots": "趋势图",
 	},
 }
 
-// Markdown writes the report in lang (en or zh), times in loc.
-func (r *Report) Markdown(lang string, loc *time.Location) []byte {
+// doc is the report laid out as sections of tables, which Markdown and HTML both write.
+type doc struct {
+	Title, Period string
+	Sections      []section
+}
+
+type section struct {
+	Heading string
+	Text    string // when there is no table
+	Head    []string
+	Right   []bool // right-aligned columns
+	Rows    [][]string
+}
+
+// layout lays the report out in lang, times in loc.
+func (r *Report) layout(lang string, loc *time.Location) (doc, map[string]string) {
 	w, ok := words[lang]
 	if !ok {
 		w = words["en"]
@@ -47,13 +73,11 @@ func (r *Report) Markdown(lang string, loc *time.Location) []byte {
 	if loc == nil {
 		loc = time.UTC
 	}
-	var b bytes.Buffer
 	period := model.Duration(r.Period).String()
-	fmt.Fprintf(&b, "# %s\n\n", w["title"])
-	fmt.Fprintf(&b, "%s: %s – %s (%s); %s.\n\n", w["period"], r.Start.In(loc).Format("2006-01-02 15:04"), r.End.In(loc).Format("2006-01-02 15:04 MST"), period, fmt.Sprintf(w["vs"], period))
+	d := doc{Title: w["title"], Period: fmt.Sprintf("%s: %s – %s (%s); %s.", w["period"], r.Start.In(loc).Format("2006-01-02 15:04"),
+		r.End.In(loc).Format("2006-01-02 15:04 MST"), period, fmt.Sprintf(w["vs"], period))}
 	for _, s := range r.Services {
-		fmt.Fprintf(&b, "## %s\n\n", s.Target)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n|---|---:|---:|---:|\n", w["figure"], w["this"], w["before"], w["change"])
+		sec := section{Heading: s.Target, Head: []string{w["figure"], w["this"], w["before"], w["change"]}, Right: []bool{false, true, true, true}}
 		avail := w["availability"]
 		if s.Objective > 0 {
 			avail += " (" + fmt.Sprintf(w["objective"], pct(s.Objective, 2)) + ")"
@@ -77,6 +101,8 @@ func (r *Report) Markdown(lang string, loc *time.Location) []byte {
 			{w["tokens"], s.TokensPerSec, func(v float64) string { return fmt.Sprintf("%.1f", v) }, false},
 			{w["queue"], s.QueuePeak, func(v float64) string { return fmt.Sprintf("%.0f", v) }, false},
 			{w["kv"], s.KVCachePeak, ratio0, true},
+			{w["budget.availability"], s.AvailabilityBudget, ratio0, true},
+			{w["budget.latency"], s.LatencyBudget, ratio0, true},
 		}
 		for _, row := range rows {
 			if !row.f.Has && !row.f.HasPrev {
@@ -86,33 +112,30 @@ func (r *Report) Markdown(lang string, loc *time.Location) []byte {
 			if row.points {
 				c = points(row.f)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.name, val(row.f.Value, row.f.Has, row.show, w), val(row.f.Prev, row.f.HasPrev, row.show, w), c)
+			sec.Rows = append(sec.Rows, []string{row.name, val(row.f.Value, row.f.Has, row.show, w), val(row.f.Prev, row.f.HasPrev, row.show, w), c})
 		}
-		b.WriteString("\n")
+		d.Sections = append(d.Sections, sec)
 	}
 	if len(r.GPUs) > 0 {
-		fmt.Fprintf(&b, "## %s\n\n| %s | %s | %s | %s |\n|---|---:|---:|---:|\n", w["gpus"], w["gpu"], w["util"], w["mem"], w["temp"])
+		sec := section{Heading: w["gpus"], Head: []string{w["gpu"], w["util"], w["mem"], w["temp"]}, Right: []bool{false, true, true, true}}
 		for _, g := range r.GPUs {
-			name := strings.TrimSpace(fmt.Sprintf("%s %s %s", g.Host, g.GPU, g.Model))
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name,
+			sec.Rows = append(sec.Rows, []string{strings.TrimSpace(fmt.Sprintf("%s %s %s", g.Host, g.GPU, g.Model)),
 				withChange(g.Utilization, func(v float64) string { return fmt.Sprintf("%.0f %%", v) }, w),
 				withChange(g.MemoryPeak, func(v float64) string { return fmt.Sprintf("%.0f %%", v) }, w),
-				withChange(g.TemperaturePeak, func(v float64) string { return fmt.Sprintf("%.0f °C", v) }, w))
+				withChange(g.TemperaturePeak, func(v float64) string { return fmt.Sprintf("%.0f °C", v) }, w)})
 		}
-		b.WriteString("\n")
+		d.Sections = append(d.Sections, sec)
 	}
-	fmt.Fprintf(&b, "## %s\n\n", w["alerts"])
-	if len(r.Alerts) == 0 {
-		b.WriteString(w["none"] + "\n\n")
-	} else {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n|---|---|---|---:|\n", w["alert"], w["target"], w["severity"], w["firing"])
+	alerts := section{Heading: w["alerts"], Text: w["none"]}
+	if len(r.Alerts) > 0 {
+		alerts = section{Heading: w["alerts"], Head: []string{w["alert"], w["target"], w["severity"], w["firing"]}, Right: []bool{false, false, false, true}}
 		for _, a := range r.Alerts {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", a.Name, dash(a.Target), a.Severity, model.Duration(a.Firing.Round(time.Second)).String())
+			alerts.Rows = append(alerts.Rows, []string{a.Name, dash(a.Target), a.Severity, model.Duration(a.Firing.Round(time.Second)).String()})
 		}
-		b.WriteString("\n")
 	}
+	d.Sections = append(d.Sections, alerts)
 	if len(r.Remediation) > 0 {
-		fmt.Fprintf(&b, "## %s\n\n| %s | %s |\n|---|---|\n", w["remediation"], w["target"], w["results"])
+		sec := section{Heading: w["remediation"], Head: []string{w["target"], w["results"]}, Right: []bool{false, false}}
 		targets := make([]string, 0, len(r.Remediation))
 		for t := range r.Remediation {
 			targets = append(targets, t)
@@ -124,7 +147,31 @@ func (r *Report) Markdown(lang string, loc *time.Location) []byte {
 				parts = append(parts, fmt.Sprintf("%s %d", res, n))
 			}
 			sort.Strings(parts)
-			fmt.Fprintf(&b, "| %s | %s |\n", t, strings.Join(parts, ", "))
+			sec.Rows = append(sec.Rows, []string{t, strings.Join(parts, ", ")})
+		}
+		d.Sections = append(d.Sections, sec)
+	}
+	return d, w
+}
+
+// Markdown writes the report in lang (en or zh), times in loc.
+func (r *Report) Markdown(lang string, loc *time.Location) []byte {
+	d, _ := r.layout(lang, loc)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %s\n\n%s\n\n", d.Title, d.Period)
+	for _, sec := range d.Sections {
+		fmt.Fprintf(&b, "## %s\n\n", sec.Heading)
+		if len(sec.Head) == 0 {
+			b.WriteString(sec.Text + "\n\n")
+			continue
+		}
+		b.WriteString("| " + strings.Join(sec.Head, " | ") + " |\n|")
+		for _, right := range sec.Right {
+			b.WriteString(map[bool]string{true: "---:|", false: "---|"}[right])
+		}
+		b.WriteString("\n")
+		for _, row := range sec.Rows {
+			b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 		}
 		b.WriteString("\n")
 	}

@@ -16,9 +16,22 @@ import (
 	"github.com/llmmon/llmmon/stack/doctor"
 )
 
-// Querier evaluates an instant PromQL query at a time.
+// Querier evaluates an instant PromQL query at a time, and a range query for the plots.
 type Querier interface {
 	QueryAt(ctx context.Context, expr string, at time.Time) ([]doctor.Sample, error)
+	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) ([]Series, error)
+}
+
+// Series is one series of a range query.
+type Series struct {
+	Labels map[string]string
+	Points []Point
+}
+
+// Point is one value of a series.
+type Point struct {
+	T time.Time
+	V float64
 }
 
 // Options says what to report on.
@@ -32,6 +45,8 @@ type Options struct {
 	// EvalInterval is Prometheus' rule evaluation interval: records are summed over time and
 	// multiplied by it to count what happened in the period.
 	EvalInterval time.Duration
+	// Curves asks for the series the plots draw (range queries over both periods).
+	Curves bool
 }
 
 // Figure is one number of the period and of the period before.
@@ -63,6 +78,10 @@ type Service struct {
 	TokensPerSec Figure
 	QueuePeak    Figure
 	KVCachePeak  Figure
+	// Error budget left at the end of the period, over the SLO's own period (ratios; 0 when
+	// spent, negative when overspent), for the objectives the service has.
+	AvailabilityBudget Figure
+	LatencyBudget      Figure
 }
 
 // GPU is one GPU's figures.
@@ -88,6 +107,8 @@ type Report struct {
 	Alerts     []Alert
 	// Remediation counts auto-recovery decisions by target and result.
 	Remediation map[string]map[string]int
+	// Curves are the plots' series, when asked for.
+	Curves []Curve `json:"-"`
 }
 
 // Build queries the figures.
@@ -101,10 +122,11 @@ func Build(ctx context.Context, q Querier, o Options) (*Report, error) {
 	type pair struct{ cur, prev map[string]float64 }
 	// byTarget evaluates expr (with %s for the range and %s for the offset) for this period and
 	// the one before, keyed by target.
-	byTarget := func(expr string) (pair, error) {
+	// byTargetAt evaluates this period's expression and the one before's, keyed by target.
+	byTargetAt := func(cur, prev string) (pair, error) {
 		var p pair
-		for i, off := range []string{"", " offset " + w} {
-			res, err := q.QueryAt(ctx, fmt.Sprintf(expr, w+"]"+off), o.End)
+		for i, expr := range []string{cur, prev} {
+			res, err := q.QueryAt(ctx, expr, o.End)
 			if err != nil {
 				return p, fmt.Errorf("query the report's figures from Prometheus: %w", err)
 			}
@@ -121,6 +143,11 @@ func Build(ctx context.Context, q Querier, o Options) (*Report, error) {
 			}
 		}
 		return p, nil
+	}
+	// byTarget evaluates expr, whose %s closes a range over the period, for this period and the
+	// one before.
+	byTarget := func(expr string) (pair, error) {
+		return byTargetAt(fmt.Sprintf(expr, w+"]"), fmt.Sprintf(expr, w+"] offset "+w))
 	}
 	fig := func(p pair, t string) Figure {
 		f := Figure{}
@@ -158,6 +185,22 @@ func Build(ctx context.Context, q Querier, o Options) (*Report, error) {
 		}
 		for i := range services {
 			qd.set(&services[i], fig(p, services[i].Target))
+		}
+	}
+	// Error budget left: the once-a-minute record at the end of each period.
+	for _, slo := range []string{"availability", "latency"} {
+		expr := `min by (target) (last_over_time(llmmon:slo_error_budget_remaining:ratio{slo="` + slo + `"}[15m]%s))`
+		p, err := byTargetAt(fmt.Sprintf(expr, ""), fmt.Sprintf(expr, " offset "+w))
+		if err != nil {
+			return nil, err
+		}
+		for i := range services {
+			f := fig(p, services[i].Target)
+			if slo == "availability" {
+				services[i].AvailabilityBudget = f
+			} else {
+				services[i].LatencyBudget = f
+			}
 		}
 	}
 	r.Services = services
@@ -232,6 +275,11 @@ func Build(ctx context.Context, q Querier, o Options) (*Report, error) {
 				r.Remediation[t] = map[string]int{}
 			}
 			r.Remediation[t][s.Labels["result"]] = n
+		}
+	}
+	if o.Curves {
+		if r.Curves, err = curves(ctx, q, r.Start, r.End, o.Period); err != nil {
+			return nil, err
 		}
 	}
 	return r, nil

@@ -184,6 +184,11 @@ func (s *Spec) ApplyDefaults() {
 			a.Window = Duration(time.Hour)
 		}
 	}
+	if rp := s.Report; rp != nil && rp.Period == 0 {
+		if sc, err := ParseSchedule(rp.Schedule); err == nil {
+			rp.Period = sc.DefaultPeriod()
+		}
+	}
 	if w := s.Alerts.WorkingHours; w != nil && len(w.Days) == 0 {
 		w.Days = []string{"mon", "tue", "wed", "thu", "fri"}
 	}

@@ -67,6 +67,8 @@ type Spec struct {
 	SLO *SLO `yaml:"slo,omitempty" json:"slo,omitempty"`
 	// Who gets notified, and how alerts are routed to them.
 	Notify Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// The service report, sent on a schedule to email and chat receivers.
+	Report *Report `yaml:"report,omitempty" json:"report,omitempty"`
 	// Container images: pinned versions, a registry mirror, per-component overrides.
 	Images Images `yaml:"images,omitempty" json:"images,omitempty"`
 	// Ports of the components that listen on 127.0.0.1 only (llmmon's containers use host networking).
@@ -330,6 +332,20 @@ const (
 	AnomalyRecent   = "recent"
 	AnomalyLastWeek = "last_week"
 )
+
+// Report delivers the service report (`llmmon report`) on a schedule, by email (HTML with the
+// plots) and to the chat robots (the summary with a link to Grafana).
+type Report struct {
+	// When it is sent, in timezone: "mon 09:00" (every week on that day), "daily 09:00", or
+	// "monthly 09:00" (the first of each month).
+	Schedule string `yaml:"schedule" json:"schedule"`
+	// What it covers, up to the time it is sent (default 7d for a weekly report, 1d for a daily
+	// one, 30d for a monthly one).
+	Period Duration `yaml:"period,omitempty" json:"period,omitempty"`
+	// Receivers (names in notify.receivers) that get it: email, dingtalk and wecom ones
+	// (default: every one of those kinds).
+	Receivers []string `yaml:"receivers,omitempty" json:"receivers,omitempty"`
+}
 
 // Notify lists receivers and routing.
 type Notify struct {

@@ -128,6 +128,7 @@ func (s *Spec) Validate(src *Source) error {
 		v.sloReachable(s)
 	}
 	v.notify(s)
+	v.report(s)
 	v.images(s)
 	if s.Grafana.AdminPassword != "" && s.Grafana.AdminPasswordFile != "" {
 		v.add("grafana.admin_password_file", "set admin_password or admin_password_file, not both", "remove one of the two lines")
