@@ -37,6 +37,8 @@ type Config struct {
 	MaxPending int `yaml:"max_pending,omitempty"`
 	// Receivers are the robots.
 	Receivers []Receiver `yaml:"receivers"`
+	// Report, when set, is the service report the relay builds and sends on a schedule.
+	Report *ReportConfig `yaml:"report,omitempty"`
 }
 
 // Receiver is one robot.
@@ -130,6 +132,13 @@ func (c *Config) Check() error {
 		if r.MessagesPerMinute == 0 {
 			r.MessagesPerMinute = DefaultMessagesPerMinute
 		}
+	}
+	if c.Report != nil {
+		robots := map[string]bool{}
+		for _, r := range c.Receivers {
+			robots[r.Name] = true
+		}
+		errs = append(errs, c.Report.check(robots)...)
 	}
 	return errors.Join(errs...)
 }

@@ -14,6 +14,7 @@ type metrics struct {
 	retried   *prometheus.CounterVec
 	dropped   *prometheus.CounterVec
 	lastOK    *prometheus.GaugeVec
+	reports   *prometheus.CounterVec
 	// unauthorized counts requests refused for a missing or wrong token.
 	unauthorized prometheus.Counter
 }
@@ -35,10 +36,12 @@ func newMetrics(r *Relay) *metrics {
 			Help: "Alerts given up on, by reason."}, []string{"receiver", "reason"}),
 		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "llmmon_relay_last_success_timestamp_seconds",
 			Help: "When the robot last accepted a message."}, []string{"receiver"}),
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmmon_report_deliveries_total",
+			Help: "Service reports delivered (or not), by receiver and result (sent, failed)."}, []string{"receiver", "result"}),
 		unauthorized: prometheus.NewCounter(prometheus.CounterOpts{Name: "llmmon_relay_requests_unauthorized_total",
 			Help: "Requests refused because they did not carry the relay's token."}),
 	}
-	m.reg.MustRegister(m.received, m.delivered, m.messages, m.failed, m.retried, m.dropped, m.lastOK, m.unauthorized, pendingCollector{r},
+	m.reg.MustRegister(m.received, m.delivered, m.messages, m.failed, m.retried, m.dropped, m.lastOK, m.reports, m.unauthorized, pendingCollector{r},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -43,8 +43,10 @@ type Relay struct {
 	wg      sync.WaitGroup
 
 	tests *testLog
-	dirty chan struct{}
-	ready atomic.Bool
+	// reportMem is the report's state when there is no state file.
+	reportMem reportState
+	dirty     chan struct{}
+	ready     atomic.Bool
 }
 
 // Option configures a Relay.
@@ -167,6 +169,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	r.ready.Store(true)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.reportLoop(ctx)
+	}()
 	r.persistLoop(ctx)
 	r.wg.Wait()
 	return r.saveState()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -89,6 +90,19 @@ func (r *Relay) routes(mux *http.ServeMux, configPath string) {
 	})
 	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, r.Status())
+	})
+	mux.HandleFunc("POST /v1/report/send", func(w http.ResponseWriter, req *http.Request) {
+		res, err := r.SendReport(req.Context(), r.now().Truncate(time.Minute))
+		switch {
+		case errors.Is(err, ErrNoReport):
+			http.Error(w, err.Error(), http.StatusNotFound)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadGateway)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(reportResultsStatus(res))
+			_ = json.NewEncoder(w).Encode(res)
+		}
 	})
 	mux.HandleFunc("GET /api/v1/tests/{id}", func(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, r.TestResults(req.PathValue("id")))

@@ -128,6 +128,9 @@ func webConfig(o Options) ([]byte, error) {
 
 // NeedsRelay reports whether any receiver needs llmmon's relay (DingTalk and WeCom robots).
 func NeedsRelay(s *spec.Spec) bool {
+	if s.Report != nil {
+		return true // it builds and sends the scheduled report
+	}
 	for _, r := range s.Notify.Receivers {
 		if r.DingTalk != nil || r.WeCom != nil {
 			return true

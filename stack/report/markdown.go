@@ -29,6 +29,9 @@ var words = map[string]map[string]string{
 		"plot.dashed":   "dashed: the period before",
 		"unit.requests": "req/s", "unit.errors": "%", "unit.latency": "s", "unit.tokens": "tokens/s", "unit.gpu": "%", "unit.budget": "%",
 		"plots": "Plots",
+		"summary.alerts": "Alerts that fired: %d, %s in all.", "summary.link": "Open the overview of the period in Grafana",
+		"summary.availability": "availability", "summary.uptime": "uptime", "summary.requests": "requests",
+		"summary.budget": "budget left", "summary.more": "and %d more services in the emailed report",
 	},
 	"zh": {
 		"title": "大模型服务报告", "period": "周期", "vs": "与上一个%s相比",
@@ -47,6 +50,9 @@ var words = map[string]map[string]string{
 		"plot.dashed":   "虚线：上一周期",
 		"unit.requests": "请求/秒", "unit.errors": "%", "unit.latency": "秒", "unit.tokens": "token/秒", "unit.gpu": "%", "unit.budget": "%",
 		"plots": "趋势图",
+		"summary.alerts": "触发告警 %d 个，共持续 %s。", "summary.link": "在 Grafana 中查看本周期总览",
+		"summary.availability": "可用性", "summary.uptime": "在线率", "summary.requests": "请求",
+		"summary.budget": "剩余预算", "summary.more": "另有 %d 个服务，见邮件报告",
 	},
 }
 

@@ -9,8 +9,6 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-
-	"github.com/llmmon/llmmon/stack/doctor"
 )
 
 // API is a Querier over client_golang's typed Prometheus API.
@@ -42,20 +40,20 @@ func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // QueryAt runs an instant query at a time.
-func (a API) QueryAt(ctx context.Context, expr string, at time.Time) ([]doctor.Sample, error) {
+func (a API) QueryAt(ctx context.Context, expr string, at time.Time) ([]Sample, error) {
 	v, _, err := a.API.Query(ctx, expr, at)
 	if err != nil {
 		return nil, err
 	}
 	switch r := v.(type) {
 	case model.Vector:
-		out := make([]doctor.Sample, 0, len(r))
+		out := make([]Sample, 0, len(r))
 		for _, s := range r {
-			out = append(out, doctor.Sample{Labels: labelMap(s.Metric), Value: float64(s.Value)})
+			out = append(out, Sample{Labels: labelMap(s.Metric), Value: float64(s.Value)})
 		}
 		return out, nil
 	case *model.Scalar:
-		return []doctor.Sample{{Labels: map[string]string{}, Value: float64(r.Value)}}, nil
+		return []Sample{{Labels: map[string]string{}, Value: float64(r.Value)}}, nil
 	}
 	return nil, fmt.Errorf("prometheus answered %s with a %s, not an instant vector", expr, v.Type())
 }

@@ -12,14 +12,18 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
-
-	"github.com/llmmon/llmmon/stack/doctor"
 )
 
 // Querier evaluates an instant PromQL query at a time, and a range query for the plots.
 type Querier interface {
-	QueryAt(ctx context.Context, expr string, at time.Time) ([]doctor.Sample, error)
+	QueryAt(ctx context.Context, expr string, at time.Time) ([]Sample, error)
 	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) ([]Series, error)
+}
+
+// Sample is one value of an instant query.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
 }
 
 // Series is one series of a range query.
@@ -206,7 +210,7 @@ func Build(ctx context.Context, q Querier, o Options) (*Report, error) {
 	r.Services = services
 
 	// GPUs: by host and index.
-	gpuKey := func(s doctor.Sample) string { return s.Labels["Hostname"] + "\x00" + s.Labels["gpu"] }
+	gpuKey := func(s Sample) string { return s.Labels["Hostname"] + "\x00" + s.Labels["gpu"] }
 	gpus := map[string]*GPU{}
 	for _, g := range []struct {
 		expr string
