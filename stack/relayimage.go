@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"github.com/llmmon/llmmon/stack/render"
+	"github.com/llmmon/llmmon/stack/report"
 	"github.com/llmmon/llmmon/stack/runtime"
 	"github.com/llmmon/llmmon/stack/spec"
 )
@@ -87,6 +88,10 @@ func relayContext() (map[string][]byte, []libC) {
 	// and which needs the C library that an image FROM scratch lacks: the host's, whose driver
 	// nvidia-smi was built for.
 	libs := hostLibC()
+	// The report's plots draw Chinese with a CJK font; the image carries the host's, if it has one.
+	if f := report.FindCJKFont(); f != "" && fileExists(f) {
+		libs = append(libs, libC{f, report.CJKFontPaths[0]})
+	}
 	for _, l := range libs {
 		dockerfile += "COPY " + l.name() + " " + l.to + "\n"
 	}
@@ -256,8 +261,9 @@ func checkStatic(path string) error {
 	return nil
 }
 
-// libC is one file of the host's C library: where it is on the host, and where nvidia-smi
-// looks for it in the image.
+// libC is a large file of the host the image carries (the C library, the CJK font), hashed once
+// and cached: where it is on the host, and where the image has it (nvidia-smi looks for the C
+// library there, the report for the font).
 type libC struct {
 	from, to string
 }

@@ -247,6 +247,24 @@ func checkCurves(t *testing.T, r *report.Report) {
 	if b := got["budget"]; len(b.Lines) != 2 || abs(b.Lines[0].Points[len(b.Lines[0].Points)-1].V-50) > 0.5 || abs(b.Lines[1].Points[len(b.Lines[1].Points)-1].V-80) > 0.5 {
 		t.Errorf("plot budget: %+v, want it to end at 50 %% (80 %% the week before)", b.Lines)
 	}
+	// Uptime: 100 % the week before; this week, one hour down shows as a dip to 0.
+	if u := got["uptime"]; len(u.Lines) != 2 {
+		t.Errorf("plot uptime: %d lines", len(u.Lines))
+	} else {
+		lowest := 100.0
+		for _, p := range u.Lines[0].Points {
+			lowest = min(lowest, p.V)
+		}
+		if lowest > 50 {
+			t.Errorf("plot uptime: lowest %g %%, want the hour down to show (at most 50 %% at an hourly step)", lowest)
+		}
+		for _, p := range u.Lines[1].Points {
+			if p.V != 100 {
+				t.Errorf("plot uptime the week before: %g at %s, want 100", p.V, p.T)
+				break
+			}
+		}
+	}
 	for _, lang := range []string{"en", "zh"} {
 		p, err := r.Render(lang, time.UTC)
 		if err != nil {
@@ -259,8 +277,8 @@ func checkCurves(t *testing.T, r *report.Report) {
 				t.Logf("the zh plots fell back to English: %s", p.FontNote)
 			}
 		}
-		if len(p.PNG) != len(want)+1 {
-			t.Errorf("%s: %d plots, want %d", lang, len(p.PNG), len(want)+1)
+		if len(p.PNG) != len(want)+2 {
+			t.Errorf("%s: %d plots, want %d", lang, len(p.PNG), len(want)+2)
 		}
 		for key, b := range p.PNG {
 			img, err := png.Decode(bytes.NewReader(b))

@@ -14,7 +14,7 @@ import (
 // Curve is one plot: a line per service (or GPU) over the period, and the same line of the
 // period before, moved onto this period's time axis.
 type Curve struct {
-	// Key names the plot (requests, errors, latency, tokens, gpu, budget) and its file.
+	// Key names the plot (uptime, requests, errors, latency, tokens, gpu, budget) and its file.
 	Key   string
 	Lines []Line
 }
@@ -32,6 +32,7 @@ var curveDefs = []struct {
 	by        []string
 	scale     float64
 }{
+	{"uptime", `100 * avg by (target) (avg_over_time(up{engine!=""}[STEP]))`, []string{"target"}, 1},
 	{"requests", `sum by (target) (avg_over_time(llmmon:requests:rate5m[STEP]))`, []string{"target"}, 1},
 	{"errors", `100 * sum by (target) (avg_over_time(llmmon:request_errors:rate5m[STEP])) / clamp_min(sum by (target) (avg_over_time(llmmon:requests:rate5m[STEP])), 1e-9)`, []string{"target"}, 1},
 	{"latency", `histogram_quantile(0.95, sum by (target, le) (avg_over_time(llmmon:e2e_latency_seconds_bucket:rate5m[STEP])))`, []string{"target"}, 1},
