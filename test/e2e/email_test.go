@@ -9,9 +9,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"io/fs"
 	"math/big"
@@ -414,6 +416,7 @@ notify:
     group_wait: 1s
     group_interval: 5s
     repeat_interval: 1h
+report: {schedule: "mon 09:00", receivers: [oncall-mail]}
 `, model.URL, sink.addr, sink.addr, badFile, implicitSink.addr))
 	if code, out := e.run(t, "validate"); code != 0 {
 		t.Fatalf("validate: %d\n%s", code, out)
@@ -564,6 +567,19 @@ notify:
 	}
 	if rh, ok := r.part("text/html"); !ok || !strings.Contains(rh.body, "RESOLVED · critical · LLMServiceDown") || !strings.Contains(rh.body, "#1a7f37") {
 		t.Errorf("resolved text/html part: %+v", r.parts)
+	}
+
+	// The service report, sent now by the relay the way the schedule sends it: the HTML page
+	// with its plots inline, the Markdown as the text part, through the same SMTP settings.
+	if code, out := e.run(t, "report", "--send"); code != 0 || !strings.Contains(out, "oncall-mail") {
+		t.Fatalf("report --send: exit %d\n%s", code, out)
+	}
+	rm, _ := sink.waitMail(t, "report", "oncall@example.test", time.Minute, func(p *parsedMail) bool {
+		return strings.HasPrefix(p.subject, "LLM service report ")
+	})
+	checkReportMail(t, rm.data)
+	if !rm.tls || rm.user != "llmmon-smtp" {
+		t.Errorf("the report was sent as %q, over TLS %v", rm.user, rm.tls)
 	}
 
 	// Implicit TLS (tls: tls) on a port that is not 465.
@@ -733,3 +749,85 @@ func checkSecrets(t *testing.T, e *stackEnv, upOut string, secrets []string) {
 		t.Errorf("unexpected /etc/alertmanager in the container: %v", seen)
 	}
 }
+
+// checkReportMail checks the report's email: an HTML part whose every cid: image is an inline
+// PNG part of the message, the Markdown as the text part, and the service's figures in both.
+func checkReportMail(t *testing.T, data []byte) {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type leaf struct {
+		contentType, cid string
+		body             []byte
+	}
+	var leaves []leaf
+	var walk func(h textprotoHeader, body io.Reader)
+	walk = func(h textprotoHeader, body io.Reader) {
+		mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+		if err != nil {
+			t.Fatalf("Content-Type %q: %v", h.Get("Content-Type"), err)
+		}
+		if strings.HasPrefix(mt, "multipart/") {
+			mr := multipart.NewReader(body, params["boundary"])
+			for {
+				p, err := mr.NextRawPart()
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				walk(p.Header, p)
+			}
+		}
+		var r io.Reader = body
+		switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+		case "quoted-printable":
+			r = quotedprintable.NewReader(body)
+		case "base64":
+			r = base64.NewDecoder(base64.StdEncoding, body)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("part %s: %v", mt, err)
+		}
+		leaves = append(leaves, leaf{mt, strings.Trim(h.Get("Content-Id"), "<>"), b})
+	}
+	walk(textprotoHeader(m.Header), m.Body)
+	var html, text string
+	images := map[string][]byte{}
+	for _, l := range leaves {
+		switch l.contentType {
+		case "text/html":
+			html = string(l.body)
+		case "text/plain":
+			text = string(l.body)
+		case "image/png":
+			images[l.cid] = l.body
+		}
+	}
+	refs := regexp.MustCompile(`src="cid:([^"]+)"`).FindAllStringSubmatch(html, -1)
+	if len(refs) == 0 {
+		t.Errorf("the report's HTML shows no plots:\n%s", html)
+	}
+	for _, ref := range refs {
+		b, ok := images[ref[1]]
+		if !ok {
+			t.Errorf("the HTML shows cid:%s, which the message does not carry (it has %d images)", ref[1], len(images))
+			continue
+		}
+		if img, err := png.Decode(bytes.NewReader(b)); err != nil || img.Bounds().Dx() != 900 {
+			t.Errorf("image %s: not a 900 px wide PNG: %v", ref[1], err)
+		}
+	}
+	for _, want := range []string{"mailtgt", "Uptime (scrapes answered)", "LLMServiceDown"} {
+		if !strings.Contains(html, want) || !strings.Contains(text, want) {
+			t.Errorf("the report's HTML or text lacks %q:\nHTML:\n%s\ntext:\n%s", want, html, text)
+		}
+	}
+}
+
+// textprotoHeader is what both a message's and a part's header give: Get.
+type textprotoHeader interface{ Get(string) string }

@@ -59,7 +59,7 @@ notify:
       wecom_app: {corp_id: wwe2ecorp, agent_id: "1000002", secret: "${E2E_WECOM_APP_SECRET}", to_party: "2", api_url: "%s/cgi-bin/"}
 `, freePort(t), base, dingToken, base, kwToken, base)
 	routes := "  route:\n    critical: [ding-signed, ding-keyword, wecom, wecom-app]\n"
-	e := newStack(t, receivers+routes)
+	e := newStack(t, receivers+routes+"report: {schedule: \"mon 09:00\", receivers: [ding-signed, ding-keyword, wecom]}\n")
 
 	if code, out := e.run(t, "up"); code != 0 {
 		t.Fatalf("up: exit %d\n%s", code, out)
@@ -122,6 +122,31 @@ notify:
 	code, out := e.run(t, "alert", "test", "--timeout", "60s")
 	if code != 0 || strings.Count(out, "delivered") != 4 {
 		t.Fatalf("alert test: exit %d\n%s", code, out)
+	}
+
+	// The service report, sent now the way the schedule sends it: a summary with the link to
+	// Grafana, signed for the signed robot, with the keyword for the keyword robot.
+	code, out = e.run(t, "report", "--send")
+	if code != 0 || strings.Count(out, " sent") != 3 {
+		_, logs := dockerLogs(cs["relay"])
+		t.Fatalf("report --send: exit %d\n%s\nrelay log:\n%s", code, out, logs)
+	}
+	for _, robot := range []string{dingToken, kwToken, wecomKey} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		msgs, err := rs.WaitMessages(ctx, robot, func(m []robots.Message) bool { return countContaining(m, "LLM service report") > 0 })
+		cancel()
+		if err != nil {
+			t.Fatalf("robot %s: no report: %v; rejections %+v", robot, err, rs.Rejections(robot))
+		}
+		m := msgs[len(msgs)-1]
+		for _, want := range []string{"**vllm-down**", "uptime 0.00 %", "Alerts that fired", "/d/llmmon-overview/?from="} {
+			if !strings.Contains(m.Content, want) {
+				t.Errorf("robot %s: the report lacks %q:\n%s", robot, want, m.Content)
+			}
+		}
+		if m.MsgType != "markdown" || (robot == kwToken && !strings.Contains(m.Content, "LLMOPS")) {
+			t.Errorf("robot %s: report message %s, keyword present: %v", robot, m.MsgType, strings.Contains(m.Content, "LLMOPS"))
+		}
 	}
 
 	// A wrong WeCom key is a failed receiver, explained in plain words (exit 1).
