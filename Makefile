@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/llmmon/llmmon/cmd.Version=$(VERSION)
 FUZZTIME  ?= 30s
 
-.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay bench-remediation clean
+.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay bench-remediation bench-report clean
 
 all: build
 
@@ -63,6 +63,9 @@ bench-alerts: build test-images ## fault to notification against tutorial defaul
 
 bench-remediation: build test-images ## service death to healthy again: llmmon's auto-recovery against a 30 s restart loop (about 6 minutes)
 	$(GO) run ./bench/remediation -llmmon bin/llmmon
+
+bench-report: test-images ## the report's time and memory for 10 services over 7 and 30 days on the real Prometheus (about 5 minutes)
+	cd bench/report && $(GO) run . -bin $(HOME)/.cache/llmmon-test/bin
 
 bench-relay: build test-images ## relay throughput and a 500-alert storm against a direct bridge (about 1 minute)
 	$(GO) run ./bench/relay -llmmon bin/llmmon
