@@ -18,7 +18,7 @@ test-deps: ## Debian packages the tests use (skipped when present)
 	@command -v docker >/dev/null || { echo "Docker Engine is required (apt-get install docker.io)"; exit 1; }
 	@if ! [ -f /etc/ssl/certs/ca-certificates.crt ]; then apt-get update -qq && apt-get install -y -qq ca-certificates; fi
 	@command -v gcc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc; }  # the e2e's stand-in nvidia-smi
-	@[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || { apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei; }  # the report's Chinese plots
+	@[ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || { apt-get update -qq && apt-get install -y -qq fonts-droid-fallback; }  # the report's Chinese plots
 
 test-images: test-deps ## build the upstream binaries and local test images (cached)
 	test/images/build.sh all

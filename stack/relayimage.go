@@ -89,7 +89,7 @@ func relayContext() (map[string][]byte, []libC) {
 	// nvidia-smi was built for.
 	libs := hostLibC()
 	// The report's plots draw Chinese with a CJK font; the image carries the host's, if it has one.
-	if f := report.FindCJKFont(); f != "" && fileExists(f) {
+	if f, err := report.FindCJKFont(); err == nil {
 		libs = append(libs, libC{f, report.CJKFontPaths[0]})
 	}
 	for _, l := range libs {

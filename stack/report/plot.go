@@ -2,10 +2,12 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,78 +22,110 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// CJKFontPaths are where the plots look for a font with Chinese glyphs, in order: the file
-// named by $LLMMON_REPORT_FONT, the one llmmon's relay image carries, then Debian's/Ubuntu's,
-// Fedora's, macOS's and Windows' usual CJK fonts. gonum/plot's own fonts (Liberation) have no
-// CJK glyphs.
+// CJKFontPaths are where the plots look for a font with Chinese glyphs, in order: the one
+// llmmon's relay image carries, then Noto CJK (Debian's and Ubuntu's fonts-noto-cjk, Fedora's),
+// Droid Sans Fallback (fonts-droid-fallback), macOS's and Windows' usual CJK fonts. gonum/plot's
+// own fonts (Liberation) have no CJK glyphs. WenQuanYi's fonts are not listed: Go's font
+// parser refuses their tables, which do not start on four-byte boundaries.
 var CJKFontPaths = []string{
 	"/usr/share/fonts/llmmon/cjk.ttc",
-	"/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-	"/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
 	"/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 	"/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
 	"/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
 	"/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+	"/usr/share/fonts/google-droid-sans-fonts/DroidSansFallbackFull.ttf",
 	"/System/Library/Fonts/STHeiti Light.ttc",
+	"/System/Library/Fonts/Hiragino Sans GB.ttc",
 	`C:\Windows\Fonts\msyh.ttc`,
 }
 
-// FindCJKFont returns the first CJK font file that exists, or "".
-func FindCJKFont() string {
-	if p := os.Getenv("LLMMON_REPORT_FONT"); p != "" {
-		return p
+// FontEnv names a CJK font file that overrides CJKFontPaths.
+const FontEnv = "LLMMON_REPORT_FONT"
+
+var (
+	cjkOnce sync.Once
+	cjkFont *opentype.Font
+	cjkPath string
+	cjkErr  error
+)
+
+// FindCJKFont returns the CJK font the plots use: the file in $LLMMON_REPORT_FONT, else the
+// first of CJKFontPaths that Go can read and that has Chinese glyphs; and an error saying what
+// to install when there is none.
+func FindCJKFont() (string, error) {
+	cjkOnce.Do(func() {
+		paths := CJKFontPaths
+		if p := os.Getenv(FontEnv); p != "" {
+			paths = []string{p}
+		}
+		var tried []string
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			f, err := parseCJK(b)
+			if err != nil {
+				tried = append(tried, fmt.Sprintf("%s (%v)", p, err))
+				continue
+			}
+			cjkFont, cjkPath = f, p
+			return
+		}
+		cjkErr = errors.New("no CJK font found: install fonts-noto-cjk or fonts-droid-fallback, or set " + FontEnv + " to a .ttf/.otf/.ttc file")
+		if len(tried) > 0 {
+			cjkErr = fmt.Errorf("%w; unusable: %s", cjkErr, strings.Join(tried, ", "))
+		}
+	})
+	return cjkPath, cjkErr
+}
+
+// parseCJK reads a font or a collection (preferring its Simplified Chinese member) and checks
+// that it has the glyphs of "周报".
+func parseCJK(b []byte) (*opentype.Font, error) {
+	c, err := opentype.ParseCollection(b)
+	if err != nil {
+		return nil, err
 	}
-	for _, p := range CJKFontPaths {
-		if _, err := os.Stat(p); err == nil {
-			return p
+	var buf sfnt.Buffer
+	var f *opentype.Font
+	for i := 0; i < c.NumFonts(); i++ {
+		fi, err := c.Font(i)
+		if err != nil {
+			return nil, err
+		}
+		if f == nil {
+			f = fi
+		}
+		if name, err := fi.Name(&buf, sfnt.NameIDFamily); err == nil && strings.HasSuffix(name, " SC") {
+			f = fi
+			break
 		}
 	}
-	return ""
+	if f == nil {
+		return nil, errors.New("no font in it")
+	}
+	for _, r := range "周报" {
+		if i, err := f.GlyphIndex(&buf, r); err != nil || i == 0 {
+			return nil, errors.New("no Chinese glyphs")
+		}
+	}
+	return f, nil
 }
 
 const cjkTypeface = "llmmon-cjk"
 
-var (
-	cjkOnce sync.Once
-	cjkErr  error
-	cjkPath string
-)
+var addCJK sync.Once
 
-// loadCJK parses the CJK font once and adds it to gonum/plot's font cache. A font collection
-// (.ttc) gives its first font; the font must have the glyphs of "周报".
-func loadCJK() (string, error) {
-	cjkOnce.Do(func() {
-		cjkPath = FindCJKFont()
-		if cjkPath == "" {
-			cjkErr = fmt.Errorf("no CJK font found (install fonts-wqy-microhei or fonts-noto-cjk, or set LLMMON_REPORT_FONT to a .ttf/.ttc file)")
-			return
-		}
-		b, err := os.ReadFile(cjkPath)
-		if err != nil {
-			cjkErr = fmt.Errorf("read the CJK font: %w", err)
-			return
-		}
-		var f *opentype.Font
-		if c, err := opentype.ParseCollection(b); err == nil && c.NumFonts() > 0 {
-			f, err = c.Font(0)
-			if err != nil {
-				cjkErr = fmt.Errorf("read the CJK font %s: %w", cjkPath, err)
-				return
-			}
-		} else if f, err = opentype.Parse(b); err != nil {
-			cjkErr = fmt.Errorf("read the CJK font %s: %w", cjkPath, err)
-			return
-		}
-		var buf sfnt.Buffer
-		for _, r := range "周报" {
-			if i, err := f.GlyphIndex(&buf, r); err != nil || i == 0 {
-				cjkErr = fmt.Errorf("the font %s has no Chinese glyphs", cjkPath)
-				return
-			}
-		}
-		font.DefaultCache.Add(font.Collection{{Font: font.Font{Typeface: cjkTypeface, Weight: xfont.WeightNormal}, Face: f}})
+// loadCJK finds the CJK font and adds it to gonum/plot's font cache, once.
+func loadCJK() error {
+	if _, err := FindCJKFont(); err != nil {
+		return err
+	}
+	addCJK.Do(func() {
+		font.DefaultCache.Add(font.Collection{{Font: font.Font{Typeface: cjkTypeface, Variant: "Sans", Weight: xfont.WeightNormal}, Face: cjkFont}})
 	})
-	return cjkPath, cjkErr
+	return nil
 }
 
 // Plots are the report's PNGs, by curve key, and the words they were written in.
@@ -120,20 +154,23 @@ func (r *Report) Render(lang string, loc *time.Location) (*Plots, error) {
 	typeface := font.Typeface("Liberation")
 	if _, ok := words[lang]; !ok || lang == "en" {
 		out.Lang = "en"
-	} else if _, err := loadCJK(); err != nil {
+	} else if err := loadCJK(); err != nil {
 		out.Lang, out.FontNote = "en", "plots in English: "+err.Error()
 	} else {
 		typeface = cjkTypeface
 	}
 	w := words[out.Lang]
 	dayFmt := "Mon 01-02"
-	if r.Period > 10*24*time.Hour {
+	if r.Period > 10*24*time.Hour || out.Lang != "en" {
 		dayFmt = "01-02"
 	}
 	for _, c := range r.Curves {
 		p := plot.New()
+		// The legend stands to the right of the plot, so that it never hides a line.
+		legend := plot.NewLegend()
+		legend.Top = true
 		for _, t := range []*font.Font{&p.Title.TextStyle.Font, &p.X.Label.TextStyle.Font, &p.Y.Label.TextStyle.Font,
-			&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &p.Legend.TextStyle.Font} {
+			&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &legend.TextStyle.Font} {
 			t.Typeface, t.Variant = typeface, "Sans"
 		}
 		p.Title.Text = w["plot."+c.Key] + " — " + w["plot.dashed"]
@@ -143,8 +180,7 @@ func (r *Report) Render(lang string, loc *time.Location) (*Plots, error) {
 		p.X.Min, p.X.Max = float64(r.Start.Unix()), float64(r.End.Unix())
 		p.Y.Min = 0
 		p.Add(plotter.NewGrid())
-		p.Legend.Top, p.Legend.Left = true, true
-		p.Legend.TextStyle.Font.Size = vg.Points(8)
+		legend.TextStyle.Font.Size = vg.Points(8)
 		colors := map[string]color.Color{}
 		for _, l := range c.Lines {
 			col, ok := colors[l.Name]
@@ -170,7 +206,7 @@ func (r *Report) Render(lang string, loc *time.Location) (*Plots, error) {
 				}
 				p.Add(ln)
 				if i == 0 && !l.Before {
-					p.Legend.Add(l.Name, ln)
+					legend.Add(l.Name, ln)
 				}
 			}
 		}
@@ -179,7 +215,11 @@ func (r *Report) Render(lang string, loc *time.Location) (*Plots, error) {
 		}
 		p.Y.Max *= 1.1
 		img := vgimg.NewWith(vgimg.UseWH(9*vg.Inch, 3*vg.Inch), vgimg.UseDPI(100))
-		p.Draw(draw.New(img))
+		dc := draw.New(img)
+		r := legend.Rectangle(dc)
+		legend.YOffs = -p.Title.TextStyle.FontExtents().Height - vg.Points(4)
+		legend.Draw(dc)
+		p.Draw(draw.Crop(dc, 0, -(r.Max.X-r.Min.X)-vg.Points(8), 0, 0))
 		var buf bytes.Buffer
 		if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
 			return nil, fmt.Errorf("write plot %s: %w", c.Key, err)
