@@ -37,7 +37,7 @@ func (e *Engine) Report(ctx context.Context, s *spec.Spec, period time.Duration,
 	if err != nil {
 		return nil, err
 	}
-	o := report.Options{End: time.Now().Truncate(time.Minute), Period: period, Objectives: map[string]float64{},
+	o := report.Options{End: time.Now().Truncate(time.Second), Period: period, Objectives: map[string]float64{},
 		EvalInterval: s.Prometheus.EvaluationInterval.D(), Curves: curves}
 	for _, t := range s.Targets {
 		o.Targets = append(o.Targets, t.Name)

@@ -92,7 +92,7 @@ func (r *Relay) routes(mux *http.ServeMux, configPath string) {
 		writeJSON(w, r.Status())
 	})
 	mux.HandleFunc("POST /v1/report/send", func(w http.ResponseWriter, req *http.Request) {
-		res, err := r.SendReport(req.Context(), r.now().Truncate(time.Minute))
+		res, err := r.SendReport(req.Context(), r.now().Truncate(time.Second))
 		switch {
 		case errors.Is(err, ErrNoReport):
 			http.Error(w, err.Error(), http.StatusNotFound)

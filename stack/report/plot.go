@@ -217,7 +217,9 @@ func (r *Report) Render(lang string, loc *time.Location) (*Plots, error) {
 		img := vgimg.NewWith(vgimg.UseWH(9*vg.Inch, 3*vg.Inch), vgimg.UseDPI(100))
 		dc := draw.New(img)
 		r := legend.Rectangle(dc)
-		legend.YOffs = -p.Title.TextStyle.FontExtents().Height - vg.Points(4)
+		legend.YOffs = -p.Title.TextStyle.FontExtents().Height - vg.Points(6)
+		legend.XOffs = -vg.Points(4)
+		p.Title.Padding = vg.Points(6)
 		legend.Draw(dc)
 		p.Draw(draw.Crop(dc, 0, -(r.Max.X-r.Min.X)-vg.Points(8), 0, 0))
 		var buf bytes.Buffer
