@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/llmmon/llmmon/stack/report"
@@ -15,16 +16,16 @@ import (
 )
 
 // ReportConfig is the scheduled service report: what it covers, where its figures come from,
-// and who gets it. It holds the Prometheus and SMTP passwords (the file is 0600).
+// and who gets it. The Prometheus and SMTP passwords are in files of their own (0600).
 type ReportConfig struct {
 	// Schedule is "mon 09:00", "daily 09:00" or "monthly 09:00", in the relay's timezone.
 	Schedule string        `yaml:"schedule"`
 	Period   time.Duration `yaml:"period"`
 	// Prometheus is the stack's Prometheus (http://127.0.0.1:9090), with basic auth.
-	Prometheus         string        `yaml:"prometheus"`
-	PrometheusUser     string        `yaml:"prometheus_user,omitempty"`
-	PrometheusPassword string        `yaml:"prometheus_password,omitempty"`
-	EvalInterval       time.Duration `yaml:"evaluation_interval,omitempty"`
+	Prometheus             string        `yaml:"prometheus"`
+	PrometheusUser         string        `yaml:"prometheus_user,omitempty"`
+	PrometheusPasswordFile string        `yaml:"prometheus_password_file,omitempty"`
+	EvalInterval           time.Duration `yaml:"evaluation_interval,omitempty"`
 	// Targets are the model services; Objectives their availability SLOs (ratios).
 	Targets    []string           `yaml:"targets"`
 	Objectives map[string]float64 `yaml:"objectives,omitempty"`
@@ -91,7 +92,11 @@ func (r *Relay) SendReport(ctx context.Context, end time.Time) ([]ReportResult, 
 		return nil, ErrNoReport
 	}
 	loc, _ := time.LoadLocation(tz)
-	q, err := report.NewPromQuerier(cfg.Prometheus, cfg.PrometheusUser, cfg.PrometheusPassword)
+	password, err := readSecret(cfg.PrometheusPasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	q, err := report.NewPromQuerier(cfg.Prometheus, cfg.PrometheusUser, password)
 	if err != nil {
 		return nil, err
 	}
@@ -280,6 +285,18 @@ func (r *Relay) saveReportState(path string, st reportState) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// readSecret reads a secret file ("" gives ""), without its trailing newline.
+func readSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read a secret of the report: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // reportResultsStatus is the HTTP status of a manual send: 200 when every receiver got it.

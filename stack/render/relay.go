@@ -44,7 +44,7 @@ func RelayConfig(s *spec.Spec, o Options) *relay.Config {
 		rc := &relay.ReportConfig{
 			Schedule: rp.Schedule, Period: rp.Period.D(),
 			Prometheus:     fmt.Sprintf("http://%s:%d", hostForURL(s.LocalAddr()), s.Prometheus.Port),
-			PrometheusUser: APIUser, PrometheusPassword: o.Credentials.APIPassword,
+			PrometheusUser: APIUser, PrometheusPasswordFile: RelayConfigDir + "/" + relayPromPassword,
 			EvalInterval: s.Prometheus.EvaluationInterval.D(),
 			GrafanaURL:   GrafanaURL(s),
 			StateFile:    RelayDataDir + "/report-state.json",
@@ -60,8 +60,12 @@ func RelayConfig(s *spec.Spec, o Options) *relay.Config {
 		}
 		for _, r := range s.ReportReceivers() {
 			if e := r.Email; e != nil {
-				rc.Email = append(rc.Email, report.Mail{Name: r.Name, To: e.To, From: e.From, Smarthost: e.Smarthost,
-					Username: e.Username, Password: e.Password.Value(), TLS: e.TLS, InsecureSkipVerify: e.InsecureSkipVerify})
+				m := report.Mail{Name: r.Name, To: e.To, From: e.From, Smarthost: e.Smarthost,
+					Username: e.Username, TLS: e.TLS, InsecureSkipVerify: e.InsecureSkipVerify}
+				if e.Password != "" {
+					m.PasswordFile = RelayConfigDir + "/" + relaySMTPPassword(r.Name)
+				}
+				rc.Email = append(rc.Email, m)
 			} else {
 				rc.Robots = append(rc.Robots, r.Name)
 			}
@@ -77,5 +81,19 @@ func renderRelay(b *Bundle, s *spec.Spec, o Options) error {
 		return err
 	}
 	b.addSecret("relay/relay.yml", data)
+	// The report's passwords are files of their own, like every other secret.
+	if s.Report != nil {
+		b.addSecret("relay/"+relayPromPassword, []byte(o.Credentials.APIPassword))
+		for _, r := range s.ReportReceivers() {
+			if r.Email != nil && r.Email.Password != "" {
+				b.addSecret("relay/"+relaySMTPPassword(r.Name), []byte(r.Email.Password.Value()))
+			}
+		}
+	}
 	return nil
 }
+
+// The report's secret files, below the relay's configuration directory.
+const relayPromPassword = "secrets/prometheus-password"
+
+func relaySMTPPassword(receiver string) string { return "secrets/" + receiver + "-smtp-password" }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,8 @@ type Mail struct {
 	From      string   `yaml:"from"`
 	Smarthost string   `yaml:"smarthost"`
 	Username  string   `yaml:"username,omitempty"`
-	Password  string   `yaml:"password,omitempty"`
+	// PasswordFile holds the SMTP password.
+	PasswordFile string `yaml:"password_file,omitempty"`
 	// TLS is starttls (the default: required), tls (implicit, as on port 465) or none.
 	TLS                string `yaml:"tls,omitempty"`
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty"`
@@ -47,7 +49,15 @@ func (m Mail) Send(ctx context.Context, subject string, html, text []byte, plots
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
 	}
 	if m.Username != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(m.Username), mail.WithPassword(m.Password))
+		password := ""
+		if m.PasswordFile != "" {
+			b, err := os.ReadFile(m.PasswordFile)
+			if err != nil {
+				return fmt.Errorf("email %s: read the SMTP password: %w", m.Name, err)
+			}
+			password = strings.TrimRight(string(b), "\r\n")
+		}
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(m.Username), mail.WithPassword(password))
 	}
 	if m.Hello != "" {
 		opts = append(opts, mail.WithHELO(m.Hello))
