@@ -6,9 +6,11 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
 )
 
 // Curve is one plot: a line per service (or GPU) over the period, and the same line of the
@@ -63,36 +65,52 @@ func curves(ctx context.Context, q Querier, start, end time.Time, period time.Du
 	step := curveStep(period)
 	win := model.Duration(step).String()
 	off := model.Duration(period).String()
-	var out []Curve
-	for _, d := range curveDefs {
-		c := Curve{Key: d.key}
+	var mu sync.Mutex
+	all := make([]Curve, len(curveDefs))
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(Concurrency)
+	for n, d := range curveDefs {
 		for _, before := range []bool{false, true} {
 			rng := "[" + win + "]"
 			if before {
 				rng += " offset " + off
 			}
 			expr := strings.ReplaceAll(d.expr, "[STEP]", rng)
-			// Each point averages the step that ends at it.
-			res, err := q.QueryRange(ctx, expr, start.Add(step), end, step)
-			if err != nil {
-				return nil, fmt.Errorf("query the report's plots from Prometheus: %w", err)
-			}
-			for _, s := range res {
-				l := Line{Name: lineName(s.Labels, d.by), Before: before}
-				for _, p := range s.Points {
-					if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
-						continue
+			g.Go(func() error {
+				// Each point averages the step that ends at it.
+				res, err := q.QueryRange(ctx, expr, start.Add(step), end, step)
+				if err != nil {
+					return fmt.Errorf("query the report's plots from Prometheus: %w", err)
+				}
+				var lines []Line
+				for _, s := range res {
+					l := Line{Name: lineName(s.Labels, d.by), Before: before}
+					for _, p := range s.Points {
+						if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
+							continue
+						}
+						l.Points = append(l.Points, Point{T: p.T, V: p.V * d.scale})
 					}
-					l.Points = append(l.Points, Point{T: p.T, V: p.V * d.scale})
+					if len(l.Points) > 0 {
+						lines = append(lines, l)
+					}
 				}
-				if len(l.Points) > 0 {
-					c.Lines = append(c.Lines, l)
-				}
-			}
+				mu.Lock()
+				all[n].Lines = append(all[n].Lines, lines...)
+				mu.Unlock()
+				return nil
+			})
 		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []Curve
+	for n, c := range all {
 		if len(c.Lines) == 0 {
 			continue
 		}
+		c.Key = curveDefs[n].key
 		sort.SliceStable(c.Lines, func(i, j int) bool {
 			if c.Lines[i].Name != c.Lines[j].Name {
 				return c.Lines[i].Name < c.Lines[j].Name

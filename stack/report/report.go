@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
 )
 
 // Querier evaluates an instant PromQL query at a time, and a range query for the plots.
@@ -115,6 +116,9 @@ type Report struct {
 	Curves []Curve `json:"-"`
 }
 
+// Concurrency is how many of its queries the report has Prometheus run at once.
+const Concurrency = 4
+
 // Build queries the figures.
 func Build(ctx context.Context, q Querier, o Options) (*Report, error) {
 	if o.EvalInterval <= 0 {
@@ -182,13 +186,22 @@ func Build(ctx context.Context, q Querier, o Options) (*Report, error) {
 	for i, t := range o.Targets {
 		services[i] = Service{Target: t, Objective: o.Objectives[t]}
 	}
-	for _, qd := range queries {
-		p, err := byTarget(qd.expr)
-		if err != nil {
-			return nil, err
-		}
+	// The queries read every sample of both periods; Prometheus runs a few at once.
+	pairs := make([]pair, len(queries))
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(Concurrency)
+	for i, qd := range queries {
+		g.Go(func() (err error) {
+			pairs[i], err = byTarget(qd.expr)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for j, qd := range queries {
 		for i := range services {
-			qd.set(&services[i], fig(p, services[i].Target))
+			qd.set(&services[i], fig(pairs[j], services[i].Target))
 		}
 	}
 	// Error budget left: the once-a-minute record at the end of each period.
