@@ -116,6 +116,21 @@ type Target struct {
 	SLO *SLO `yaml:"slo,omitempty" json:"slo,omitempty"`
 	// Auto-recovery: restart the service when one of its alerts fires, within limits.
 	Remediation *Remediation `yaml:"remediation,omitempty" json:"remediation,omitempty"`
+	// How `llmmon render --kubernetes` finds this service in a cluster (default: a Service
+	// labelled app.kubernetes.io/name: NAME, its port named http).
+	Kubernetes *KubeTarget `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
+}
+
+// KubeTarget says where a model service runs in Kubernetes.
+type KubeTarget struct {
+	// Namespace of its Service or Pods (default: the namespace rendered into).
+	Namespace string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	// Labels its Service (or Pods) carry (default app.kubernetes.io/name: NAME).
+	Selector map[string]string `yaml:"selector,omitempty" json:"selector,omitempty"`
+	// Name of the port that serves the metrics (default http).
+	Port string `yaml:"port,omitempty" json:"port,omitempty"`
+	// Scrape its Pods directly (a PodMonitor) instead of its Service (a ServiceMonitor).
+	Pods bool `yaml:"pods,omitempty" json:"pods,omitempty"`
 }
 
 // Remediation restarts a model service on an alert: its Docker container (named here), or a

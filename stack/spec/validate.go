@@ -1,6 +1,8 @@
 package spec
 
 import (
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
+
 	"fmt"
 	"net"
 	"net/mail"
@@ -262,6 +264,7 @@ func (v *validator) targets(s *Spec) {
 			v.add(p+".scrape_interval", fmt.Sprintf("scrape_interval %s is too short", t.ScrapeInterval), "use at least 1s, or leave it out to use prometheus.scrape_interval")
 		}
 		v.metrics(p, t)
+		v.kubeTarget(p+".kubernetes", t.Kubernetes)
 		for _, k := range sortedKeys(t.Labels) {
 			lp := p + ".labels." + k
 			switch {
@@ -586,4 +589,28 @@ func lastPart(ref string) string {
 		return ref[i+1:]
 	}
 	return ref
+}
+
+// kubeTarget checks a target's kubernetes block with Kubernetes' own name rules.
+func (v *validator) kubeTarget(p string, k *KubeTarget) {
+	if k == nil {
+		return
+	}
+	if k.Namespace != "" {
+		if errs := k8svalidation.IsDNS1123Label(k.Namespace); len(errs) > 0 {
+			v.add(p+".namespace", fmt.Sprintf("invalid namespace %q: %s", k.Namespace, errs[0]), "a namespace is lower-case letters, digits and -, at most 63")
+		}
+	}
+	if k.Port != "" {
+		if errs := k8svalidation.IsValidPortName(k.Port); len(errs) > 0 {
+			v.add(p+".port", fmt.Sprintf("invalid port name %q: %s", k.Port, errs[0]), "name the port as the Service's (or Pod's) ports[].name says, e.g. http or metrics")
+		}
+	}
+	for _, key := range sortedKeys(k.Selector) {
+		if errs := k8svalidation.IsQualifiedName(key); len(errs) > 0 {
+			v.addKey(p+".selector."+key, fmt.Sprintf("invalid label key %q: %s", key, errs[0]), "use the label key of the Service or Pods, e.g. app.kubernetes.io/name")
+		} else if errs := k8svalidation.IsValidLabelValue(k.Selector[key]); len(errs) > 0 {
+			v.add(p+".selector."+key, fmt.Sprintf("invalid label value %q: %s", k.Selector[key], errs[0]), "label values are at most 63 letters, digits, -, _ and .")
+		}
+	}
 }
