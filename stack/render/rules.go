@@ -235,6 +235,12 @@ func renderRules(b *Bundle, s *spec.Spec, rules fs.FS, o Options, panels map[str
 			}
 			continue
 		}
+		if name == "fleet" && s.Role() != spec.RoleCentral && len(s.RemoteWrite) == 0 {
+			for _, a := range pack.Alerts {
+				known[a.Alert] = true
+			}
+			continue
+		}
 		if name == "host" && !*s.Host {
 			for _, a := range pack.Alerts {
 				known[a.Alert] = true

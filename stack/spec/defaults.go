@@ -184,6 +184,7 @@ func (s *Spec) ApplyDefaults() {
 			a.Window = Duration(time.Hour)
 		}
 	}
+	defaultFleet(s)
 	if rp := s.Report; rp != nil && rp.Period == 0 {
 		if sc, err := ParseSchedule(rp.Schedule); err == nil {
 			rp.Period = sc.DefaultPeriod()

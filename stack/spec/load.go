@@ -79,6 +79,13 @@ func (s *Spec) ResolveSecretFiles() error {
 		return nil
 	}
 	errs := []error{read(&s.Grafana.AdminPassword, s.Grafana.AdminPasswordFile)}
+	if f := s.Fleet; f != nil {
+		errs = append(errs, read(&f.CentralPassword, f.CentralPasswordFile))
+	}
+	for i := range s.RemoteWrite {
+		rw := &s.RemoteWrite[i]
+		errs = append(errs, read(&rw.Password, rw.PasswordFile), read(&rw.BearerToken, rw.BearerTokenFile))
+	}
 	for i := range s.Notify.Receivers {
 		r := &s.Notify.Receivers[i]
 		if e := r.Email; e != nil {

@@ -69,6 +69,11 @@ type Spec struct {
 	Notify Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 	// The service report, sent on a schedule to email and chat receivers.
 	Report *Report `yaml:"report,omitempty" json:"report,omitempty"`
+	// A fleet of GPU hosts: this stack's role in it (agent or central) and its host name.
+	Fleet *Fleet `yaml:"fleet,omitempty" json:"fleet,omitempty"`
+	// Long-term stores Prometheus sends every sample to (VictoriaMetrics, Thanos Receive,
+	// Mimir, a Prometheus with the remote-write receiver).
+	RemoteWrite []RemoteWrite `yaml:"remote_write,omitempty" json:"remote_write,omitempty"`
 	// Container images: pinned versions, a registry mirror, per-component overrides.
 	Images Images `yaml:"images,omitempty" json:"images,omitempty"`
 	// Ports of the components that listen on 127.0.0.1 only (llmmon's containers use host networking).
@@ -360,6 +365,67 @@ type Report struct {
 	// Receivers (names in notify.receivers) that get it: email, dingtalk and wecom ones
 	// (default: every one of those kinds).
 	Receivers []string `yaml:"receivers,omitempty" json:"receivers,omitempty"`
+}
+
+// Fleet puts this host in a fleet of GPU hosts: every series carries a host label.
+type Fleet struct {
+	// standalone (default: everything on this host), agent (the exporters and a Prometheus in
+	// agent mode that sends everything to the central stack; no rules, Alertmanager or
+	// Grafana here), or central (accepts what the agents send and shows every host).
+	Role string `yaml:"role,omitempty" json:"role,omitempty"`
+	// This host's name: the host label of its series (default: the machine's hostname).
+	HostName string `yaml:"host_name,omitempty" json:"host_name,omitempty"`
+	// Agent: the central stack's Prometheus, http://central:9090 (its remote-write receiver).
+	Central string `yaml:"central,omitempty" json:"central,omitempty"`
+	// Agent: the central Prometheus' password of user llmmon (its data_dir/secrets/llmmon-password); use ${VAR}.
+	CentralPassword Secret `yaml:"central_password,omitempty" json:"central_password,omitempty"`
+	// File holding the central password.
+	CentralPasswordFile string `yaml:"central_password_file,omitempty" json:"central_password_file,omitempty"`
+}
+
+// Fleet roles.
+const (
+	RoleStandalone = "standalone"
+	RoleAgent      = "agent"
+	RoleCentral    = "central"
+)
+
+// RemoteWrite is one long-term store.
+type RemoteWrite struct {
+	// A name for it (in metrics and alerts).
+	Name string `yaml:"name" json:"name"`
+	// Its remote-write endpoint, e.g. http://vm:8428/api/v1/write; use ${VAR} for a token in it.
+	URL Secret `yaml:"url" json:"url"`
+	// Basic auth user name.
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
+	// Basic auth password; use ${VAR}.
+	Password Secret `yaml:"password,omitempty" json:"password,omitempty"`
+	// File holding the basic auth password.
+	PasswordFile string `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	// Bearer token; use ${VAR}.
+	BearerToken Secret `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
+	// File holding the bearer token.
+	BearerTokenFile string `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
+	// CA certificate file for an https endpoint with a private CA.
+	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
+	// Skip verifying the endpoint's certificate (not recommended).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
+	// Extra HTTP headers, e.g. X-Scope-OrgID for Mimir.
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Queue settings (defaults: Prometheus', which suit a few hosts).
+	Queue *RemoteWriteQueue `yaml:"queue,omitempty" json:"queue,omitempty"`
+}
+
+// RemoteWriteQueue tunes a remote-write queue.
+type RemoteWriteQueue struct {
+	// Samples buffered per shard (default 10000).
+	Capacity int `yaml:"capacity,omitempty" json:"capacity,omitempty"`
+	// Most shards, i.e. concurrent requests (default 50).
+	MaxShards int `yaml:"max_shards,omitempty" json:"max_shards,omitempty"`
+	// Most samples in one request (default 2000).
+	MaxSamplesPerSend int `yaml:"max_samples_per_send,omitempty" json:"max_samples_per_send,omitempty"`
+	// Longest a sample waits in a shard before it is sent (default 5s).
+	BatchSendDeadline Duration `yaml:"batch_send_deadline,omitempty" json:"batch_send_deadline,omitempty"`
 }
 
 // Notify lists receivers and routing.

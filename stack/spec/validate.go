@@ -131,6 +131,7 @@ func (s *Spec) Validate(src *Source) error {
 	}
 	v.notify(s)
 	v.report(s)
+	v.fleet(s)
 	v.images(s)
 	if s.Grafana.AdminPassword != "" && s.Grafana.AdminPasswordFile != "" {
 		v.add("grafana.admin_password_file", "set admin_password or admin_password_file, not both", "remove one of the two lines")
