@@ -2,7 +2,9 @@ package render
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/llmmon/llmmon/stack/spec"
 )
@@ -139,6 +141,21 @@ func Components(s *spec.Spec, o Options) []Component {
 	if s.Prometheus.RetentionSize != "" {
 		promArgs = append(promArgs, "--storage.tsdb.retention.size="+s.Prometheus.RetentionSize)
 	}
+	promReady := []ReadyCheck{
+		{Path: "/api/v1/rules", NonEmpty: "data.groups", Missing: "has not loaded its rules yet"},
+		{Path: "/api/v1/alertmanagers", NonEmpty: "data.activeAlertmanagers", Missing: "is not connected to alertmanager yet"},
+		{Path: "/api/v1/targets?state=active", NonEmpty: "data.activeTargets", Missing: "sees no targets yet"},
+	}
+	switch s.Role() {
+	case spec.RoleAgent:
+		// Agent mode: a write-ahead log that is sent to the central stack, no local storage,
+		// rules or queries.
+		promArgs = slices.DeleteFunc(promArgs, func(a string) bool { return strings.HasPrefix(a, "--storage.tsdb.") })
+		promArgs = append(promArgs, "--agent", "--storage.agent.path=/prometheus")
+		promReady = promReady[2:]
+	case spec.RoleCentral:
+		promArgs = append(promArgs, "--web.enable-remote-write-receiver")
+	}
 	out = append(out, Component{
 		Name:         "prometheus",
 		Image:        s.Image("prometheus"),
@@ -150,16 +167,12 @@ func Components(s *spec.Spec, o Options) []Component {
 		ConfigPath:   PromConfigDir,
 		Addr:         fmt.Sprintf("%s:%d", local, s.Prometheus.Port),
 		Health:       "/-/ready",
-		Ready: []ReadyCheck{
-			{Path: "/api/v1/rules", NonEmpty: "data.groups", Missing: "has not loaded its rules yet"},
-			{Path: "/api/v1/alertmanagers", NonEmpty: "data.activeAlertmanagers", Missing: "is not connected to alertmanager yet"},
-			{Path: "/api/v1/targets?state=active", NonEmpty: "data.activeTargets", Missing: "sees no targets yet"},
-		},
-		Reload:     []string{"/-/reload"},
-		PortField:  "prometheus.port",
-		Auth:       AuthStack,
-		StartFirst: true,
-		Published:  true,
+		Ready:        promReady,
+		Reload:       []string{"/-/reload"},
+		PortField:    "prometheus.port",
+		Auth:         AuthStack,
+		StartFirst:   true,
+		Published:    true,
 	})
 	out = append(out, Component{
 		Name:  "alertmanager",
@@ -256,6 +269,12 @@ func Components(s *spec.Spec, o Options) []Component {
 			Auth:         AuthToken,
 			PortField:    "internal_ports.remediation",
 			BuiltLocally: true,
+		})
+	}
+	if s.Role() == spec.RoleAgent {
+		// An agent runs the exporters and Prometheus; the central stack does the rest.
+		out = slices.DeleteFunc(out, func(c Component) bool {
+			return c.Name != "prometheus" && c.Name != "node-exporter" && c.Name != "gpu-exporter" && c.Name != "dcgm-exporter"
 		})
 	}
 	return out

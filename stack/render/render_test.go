@@ -70,7 +70,7 @@ func renderFresh(t *testing.T, name string) *render.Bundle {
 	return b
 }
 
-var cases = []string{"minimal", "example", "zh-overrides", "options", "weekly"}
+var cases = []string{"minimal", "example", "zh-overrides", "options", "weekly", "agent", "central"}
 
 // dashboardDir is where the bundle holds llmmon's dashboards; every case renders the same ones,
 // so their golden files are kept once, in testdata/golden/dashboards.

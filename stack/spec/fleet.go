@@ -86,8 +86,10 @@ func (v *validator) fleet(s *Spec) {
 			v.add(p+".name", fmt.Sprintf("missing, invalid or duplicate name %q", rw.Name), "give each store a short name of its own, e.g. victoria")
 		}
 		names[rw.Name] = true
-		if u, err := url.Parse(rw.URL.Value()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.add(p+".url", "the URL is not an http(s) address (value hidden)", "write the store's remote-write endpoint, e.g. http://vm:8428/api/v1/write or https://mimir/api/v1/push")
+		if u, err := url.Parse(rw.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(p+".url", fmt.Sprintf("%q is not an http(s) address", rw.URL), "write the store's remote-write endpoint, e.g. http://vm:8428/api/v1/write or https://mimir/api/v1/push")
+		} else if u.User != nil {
+			v.add(p+".url", "the URL holds a user or password, which would be written into prometheus.yml", "put them in username and password (or bearer_token), which are kept in 0600 files")
 		}
 		if rw.Password != "" && rw.PasswordFile != "" {
 			v.add(p+".password_file", "set password or password_file, not both", "remove one of the two lines")

@@ -84,7 +84,9 @@ func (s *Spec) ResolveSecretFiles() error {
 	}
 	for i := range s.RemoteWrite {
 		rw := &s.RemoteWrite[i]
-		errs = append(errs, read(&rw.Password, rw.PasswordFile), read(&rw.BearerToken, rw.BearerTokenFile))
+		var ca Secret
+		errs = append(errs, read(&rw.Password, rw.PasswordFile), read(&rw.BearerToken, rw.BearerTokenFile), read(&ca, rw.CAFile))
+		rw.CAData = ca.Value() + "\n"
 	}
 	for i := range s.Notify.Receivers {
 		r := &s.Notify.Receivers[i]

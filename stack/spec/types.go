@@ -394,8 +394,9 @@ const (
 type RemoteWrite struct {
 	// A name for it (in metrics and alerts).
 	Name string `yaml:"name" json:"name"`
-	// Its remote-write endpoint, e.g. http://vm:8428/api/v1/write; use ${VAR} for a token in it.
-	URL Secret `yaml:"url" json:"url"`
+	// Its remote-write endpoint, e.g. http://vm:8428/api/v1/write. It is written into
+	// prometheus.yml: put tokens in bearer_token or password, which are kept in files of their own.
+	URL string `yaml:"url" json:"url"`
 	// Basic auth user name.
 	Username string `yaml:"username,omitempty" json:"username,omitempty"`
 	// Basic auth password; use ${VAR}.
@@ -408,6 +409,8 @@ type RemoteWrite struct {
 	BearerTokenFile string `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
 	// CA certificate file for an https endpoint with a private CA.
 	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
+	// CAData is the CA file's content, read with the secrets.
+	CAData string `yaml:"-" json:"-"`
 	// Skip verifying the endpoint's certificate (not recommended).
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
 	// Extra HTTP headers, e.g. X-Scope-OrgID for Mimir.
