@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,6 +69,28 @@ func printStatus(out io.Writer, st *stack.Status) {
 	}
 	if st.GPU != "" {
 		fmt.Fprintf(out, "GPU metrics: %s.\n\n", st.GPU)
+	}
+	if st.HostsError != "" {
+		fmt.Fprintf(out, "Hosts: %s.\n\n", st.HostsError)
+	} else if len(st.Hosts) > 0 {
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "HOST\tLAST SAMPLE\tTARGETS UP\tHEALTH")
+		for _, h := range st.Hosts {
+			fmt.Fprintf(w, "%s\t%s ago\t%d of %d\t%s\n", h.Host, time.Since(h.LastSample).Truncate(time.Second), h.TargetsUp, h.Targets, h.Health)
+		}
+		w.Flush()
+		fmt.Fprintln(out)
+	}
+	if st.RemoteWriteError != "" {
+		fmt.Fprintf(out, "Remote write: %s.\n\n", st.RemoteWriteError)
+	} else if len(st.RemoteWrite) > 0 {
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "REMOTE WRITE\tURL\tSENT\tFAILED\tPENDING\tBEHIND\tHEALTH")
+		for _, q := range st.RemoteWrite {
+			fmt.Fprintf(w, "%s\t%s\t%.0f\t%.0f\t%.0f\t%s\t%s\n", q.Name, q.URL, q.Sent, q.Failed, q.Pending, time.Duration(q.Behind)*time.Second, q.Health)
+		}
+		w.Flush()
+		fmt.Fprintln(out)
 	}
 	if st.ReceiversError != "" {
 		fmt.Fprintf(out, "Receivers: %s.\n\n", st.ReceiversError)

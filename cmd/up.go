@@ -11,6 +11,7 @@ import (
 
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/runtime/docker"
+	"github.com/llmmon/llmmon/stack/spec"
 )
 
 // withRuntime connects to Docker once for the whole command.
@@ -26,6 +27,7 @@ func (a *app) withRuntime(cmd *cobra.Command, fn func(e *stack.Engine) error) er
 func newUpCmd(a *app) *cobra.Command {
 	var timeout time.Duration
 	var dryRun, noWait bool
+	var fleet spec.Fleet
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Start or update the stack and wait until every part is healthy",
@@ -42,11 +44,17 @@ so a run that was interrupted, even killed, is finished by the next one. Only on
 changes a stack at a time: a second one waits for the first (or fails with --no-wait).`,
 		Example: `  llmmon up
   llmmon up --dry-run              # print the plan and the preflight's verdict; change nothing
-  llmmon up -f prod.yaml --timeout 5m`,
+  llmmon up -f prod.yaml --timeout 5m
+  llmmon up --role agent --central http://central:9090 --central-password-file ./central-password`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := a.loadSpec(cmd.Context(), cmd)
+			s, src, err := a.loadSpec(cmd.Context(), cmd)
 			if err != nil {
 				return err
+			}
+			if fleet.Role != "" || fleet.Central != "" || fleet.CentralPasswordFile != "" {
+				if err := s.OverrideFleet(fleet, src); err != nil {
+					return err
+				}
 			}
 			return a.withRuntime(cmd, func(e *stack.Engine) error {
 				w := a.streams.ErrOut
@@ -84,6 +92,10 @@ changes a stack at a time: a second one waits for the first (or fails with --no-
 				for _, n := range names {
 					fmt.Fprintf(a.streams.Out, "  %-13s %s\n", n, res.URLs[n])
 				}
+				if s.Role() == spec.RoleAgent {
+					fmt.Fprintf(a.streams.Out, "  Prometheus (agent mode) login: %s, password in %s (mode 0600)\n", stack.APIUser, stack.APIPasswordFile(s))
+					return nil
+				}
 				if res.PasswordFile != "" {
 					fmt.Fprintf(a.streams.Out, "  Grafana login: %s, password in %s (mode 0600)\n", s.Grafana.AdminUser, res.PasswordFile)
 				}
@@ -93,6 +105,9 @@ changes a stack at a time: a second one waits for the first (or fails with --no-
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for every component to become healthy")
+	c.Flags().StringVar(&fleet.Role, "role", "", "this host's role in a fleet: agent (send everything to a central stack), central or standalone; overrides fleet.role")
+	c.Flags().StringVar(&fleet.Central, "central", "", "with --role agent: the central stack's Prometheus, http://host:9090; overrides fleet.central")
+	c.Flags().StringVar(&fleet.CentralPasswordFile, "central-password-file", "", "with --role agent: a file holding the central Prometheus' llmmon password; overrides fleet.central_password_file")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what up would do and check that it can, without changing anything")
 	c.Flags().BoolVar(&noWait, "no-wait", false, "fail at once when another llmmon is changing this stack, instead of waiting")
 	return c

@@ -126,7 +126,10 @@ func (e *Engine) Render(ctx context.Context, s *spec.Spec, o RenderOptions) (*Re
 			res.Notes = append(res.Notes, "dcgm-exporter skipped: "+why+" (set gpu: on to force it)")
 		}
 	}
-	if len(s.Notify.Receivers) == 0 {
+	if f := s.Fleet; f != nil && f.Role == spec.RoleAgent {
+		res.Notes = append(res.Notes, fmt.Sprintf("agent %s: its samples go to %s; alerts, dashboards and notifications are the central stack's", f.HostName, f.Central))
+	}
+	if len(s.Notify.Receivers) == 0 && s.Role() != spec.RoleAgent {
 		res.Notes = append(res.Notes, "the spec has no notify.receivers: alerts show in llmmon status and Alertmanager, but nobody is told; add an email, dingtalk or wecom receiver, then run llmmon alert test")
 	}
 	creds := o.Credentials

@@ -77,6 +77,14 @@ type Status struct {
 	// Remediation is each auto-recovered target's actions (targets[].remediation).
 	Remediation      []remediate.TargetStatus `json:"remediation,omitempty"`
 	RemediationError string                   `json:"remediation_error,omitempty"`
+	// RemoteWrite are the remote-write queues (an agent's to the central stack, the stores').
+	RemoteWrite      []RemoteWriteStatus `json:"remote_write,omitempty"`
+	RemoteWriteError string              `json:"remote_write_error,omitempty"`
+	// Hosts are a central stack's hosts.
+	Hosts      []HostStatus `json:"hosts,omitempty"`
+	HostsError string       `json:"hosts_error,omitempty"`
+	// Role is the stack's role in a fleet (standalone, agent, central).
+	Role string `json:"role"`
 	// GPU says where GPU metrics come from, and why, in one sentence.
 	GPU     string `json:"gpu"`
 	Healthy bool   `json:"healthy"`
@@ -120,7 +128,7 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 		byName[c.Labels[runtime.LabelComponent]] = c
 	}
 	ep, credErr := e.endpointsFor(s) // the credentials are read here, once
-	st := &Status{Stack: s.Name, Healthy: true, Components: make([]ComponentStatus, len(comps)), GPU: gpuSource(s, gpu, smi, gpuWhy)}
+	st := &Status{Stack: s.Name, Role: s.Role(), Healthy: true, Components: make([]ComponentStatus, len(comps)), GPU: gpuSource(s, gpu, smi, gpuWhy)}
 	ours := make([]bool, len(comps))
 	var wg sync.WaitGroup
 	for i, c := range comps {
@@ -176,7 +184,9 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 	} else {
 		if ts, err := activeTargets(cctx, ep.prom()); err == nil {
 			st.Targets = ts
-			st.Blind = blindTargets(cctx, ep.prom())
+			if s.Role() != spec.RoleAgent {
+				st.Blind = blindTargets(cctx, ep.prom())
+			}
 			for _, t := range ts {
 				if t.Health == "down" {
 					st.Healthy = false
@@ -186,7 +196,13 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 			st.TargetsError = "cannot read targets: " + err.Error()
 			st.Healthy = false
 		}
-		alerts, err := firingAlerts(cctx, ep.prom())
+		var alerts []AlertStatus
+		var err error
+		if s.Role() == spec.RoleAgent {
+			st.AlertsError = "an agent evaluates no rules: the central stack's `llmmon status` shows the alerts"
+		} else {
+			alerts, err = firingAlerts(cctx, ep.prom())
+		}
 		if err != nil {
 			st.AlertsError = "cannot read alerts: " + err.Error()
 			st.Healthy = false
@@ -195,6 +211,30 @@ func (e *Engine) Status(ctx context.Context, s *spec.Spec) (*Status, error) {
 			st.Alerts = append(st.Alerts, a)
 			if a.State == "firing" && a.Severity == "critical" {
 				st.Healthy = false
+			}
+		}
+		if s.Role() == spec.RoleAgent || len(s.RemoteWrite) > 0 {
+			if rw, err := remoteWriteStatus(cctx, ep.of("prometheus")); err != nil {
+				st.RemoteWriteError = "cannot read the remote-write queues: " + err.Error()
+			} else {
+				st.RemoteWrite = rw
+				for _, q := range rw {
+					if q.Behind > remoteWriteBehindLimit {
+						st.Healthy = false
+					}
+				}
+			}
+		}
+		if s.Role() == spec.RoleCentral {
+			if hs, err := hostsStatus(cctx, ep.prom(), time.Now()); err != nil {
+				st.HostsError = "cannot read the hosts: " + err.Error()
+			} else {
+				st.Hosts = hs
+				for _, h := range hs {
+					if strings.HasPrefix(h.Health, "silent") {
+						st.Healthy = false
+					}
+				}
 			}
 		}
 	}

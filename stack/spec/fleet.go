@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // Role is the stack's role in a fleet: standalone without a fleet section.
@@ -110,4 +111,29 @@ func (v *validator) fleet(s *Spec) {
 			v.add(p+".queue", "queue settings must be positive", "leave a setting out for Prometheus' default")
 		}
 	}
+}
+
+// OverrideFleet applies `up --role/--central/--central-password-file` over the spec's fleet
+// section and validates the result again (problems point into src).
+func (s *Spec) OverrideFleet(o Fleet, src *Source) error {
+	if s.Fleet == nil {
+		s.Fleet = &Fleet{}
+	}
+	f := s.Fleet
+	if o.Role != "" {
+		f.Role = o.Role
+	}
+	if o.Central != "" {
+		f.Central = o.Central
+	}
+	if o.CentralPasswordFile != "" {
+		f.CentralPassword, f.CentralPasswordFile = "", o.CentralPasswordFile
+		b, err := os.ReadFile(o.CentralPasswordFile)
+		if err != nil {
+			return fmt.Errorf("%w: cannot read --central-password-file: %v", ErrInvalid, err)
+		}
+		f.CentralPassword = Secret(strings.TrimRight(string(b), "\r\n"))
+	}
+	defaultFleet(s)
+	return s.Validate(src)
 }
