@@ -19,6 +19,7 @@ test-deps: ## Debian packages the tests use (skipped when present)
 	@if ! [ -f /etc/ssl/certs/ca-certificates.crt ]; then apt-get update -qq && apt-get install -y -qq ca-certificates; fi
 	@command -v gcc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc; }  # the e2e's stand-in nvidia-smi
 	@[ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || { apt-get update -qq && apt-get install -y -qq fonts-droid-fallback; }  # the report's Chinese plots
+	@command -v victoria-metrics >/dev/null || { apt-get update -qq && apt-get install -y -qq victoria-metrics; }  # the fleet e2e's long-term store
 
 test-images: test-deps ## build the upstream binaries and local test images (cached)
 	test/images/build.sh all

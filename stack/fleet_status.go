@@ -25,6 +25,7 @@ type RemoteWriteStatus struct {
 	// Behind is how far the newest sample sent is behind the newest sample queued, in seconds.
 	Behind float64 `json:"behind_seconds"`
 	Health string  `json:"health"`
+	sentTS float64
 }
 
 // HostStatus is one host of a fleet, as the central stack sees it.
@@ -58,7 +59,7 @@ func remoteWriteStatus(ctx context.Context, prom endpoint) ([]RemoteWriteStatus,
 		"prometheus_remote_storage_samples_retried_total":                func(q *RemoteWriteStatus, v float64) { q.Retried = v },
 		"prometheus_remote_storage_samples_pending":                      func(q *RemoteWriteStatus, v float64) { q.Pending = v },
 		"prometheus_remote_storage_queue_highest_timestamp_seconds":      func(q *RemoteWriteStatus, v float64) { q.Behind += v },
-		"prometheus_remote_storage_queue_highest_sent_timestamp_seconds": func(q *RemoteWriteStatus, v float64) { q.Behind -= v },
+		"prometheus_remote_storage_queue_highest_sent_timestamp_seconds": func(q *RemoteWriteStatus, v float64) { q.Behind -= v; q.sentTS = v },
 	} {
 		f, ok := fams[name]
 		if !ok {
@@ -89,7 +90,12 @@ func remoteWriteStatus(ctx context.Context, prom endpoint) ([]RemoteWriteStatus,
 	for _, n := range names {
 		q := queues[n]
 		q.Behind = math.Max(0, q.Behind)
+		if q.sentTS == 0 {
+			q.Behind = 0
+		}
 		switch {
+		case q.sentTS == 0:
+			q.Health = "nothing sent yet (a queue sends within seconds of starting; if it stays, is " + q.URL + " reachable?)"
 		case q.Behind > remoteWriteBehindLimit:
 			q.Health = fmt.Sprintf("behind: the newest samples wait %s (is %s reachable?)", time.Duration(q.Behind)*time.Second, q.URL)
 		case q.Failed > 0:
@@ -105,7 +111,8 @@ func remoteWriteStatus(ctx context.Context, prom endpoint) ([]RemoteWriteStatus,
 // hostsStatus lists the hosts whose series the central stack has held in the last hour: when
 // each sent last, and its targets up.
 func hostsStatus(ctx context.Context, prom promAPI, now time.Time) ([]HostStatus, error) {
-	last, err := prom.Query(ctx, `max by (host) (max_over_time(timestamp(up{host!=""})[1h:15s]))`)
+	// The newest sample: within the lookback directly, older ones (a silent host) by a subquery.
+	last, err := prom.Query(ctx, `max by (host) (timestamp(up{host!=""})) or max by (host) (max_over_time(timestamp(up{host!=""})[1h:15s]))`)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,248 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmmon/llmmon/internal/testenv"
+)
+
+// link is a TCP proxy the test can cut and restore: the network between an agent and the
+// central stack.
+type link struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+}
+
+func newLink(t *testing.T, target string) *link {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &link{l: l, target: target}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			k.mu.Lock()
+			if k.cut {
+				k.mu.Unlock()
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				k.mu.Unlock()
+				c.Close()
+				continue
+			}
+			k.conns = append(k.conns, c, up)
+			k.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); k.set(true) })
+	return k
+}
+
+// set cuts the link (closing every connection through it) or restores it.
+func (k *link) set(cut bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.cut = cut
+	if cut {
+		for _, c := range k.conns {
+			c.Close()
+		}
+		k.conns = nil
+	}
+}
+
+// startVictoriaMetrics runs Debian's victoria-metrics on a free port, showing the newest data
+// at once (its default hides the last 30 s).
+func startVictoriaMetrics(t *testing.T) string {
+	bin, err := exec.LookPath("victoria-metrics")
+	if err != nil {
+		testenv.SkipOrFail(t, "victoria-metrics is not installed (apt-get install victoria-metrics; make test-deps does)")
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, "-httpListenAddr="+addr, "-storageDataPath="+t.TempDir(), "-search.latencyOffset=0s", "-loggerLevel=ERROR")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return "http://" + addr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("victoria-metrics does not start")
+		}
+	}
+}
+
+// vmQuery runs an instant query on VictoriaMetrics and returns the series' labels.
+func vmQuery(t *testing.T, base, q string) []map[string]string {
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	json.NewDecoder(resp.Body).Decode(&r)
+	var out []map[string]string
+	for _, x := range r.Data.Result {
+		out = append(out, x.Metric)
+	}
+	return out
+}
+
+// TestIntegrationFleet: an agent stack (the exporters and Prometheus in agent mode) on "gpu-01"
+// sends to a central stack through a link the test can cut, and to a real VictoriaMetrics.
+// The central side and VictoriaMetrics hold the agent's series with host="gpu-01"; cutting the
+// link raises LLMHostNotReporting on the central stack; restoring it delivers what the agent
+// queued meanwhile, with no gap, and the alert resolves.
+func TestIntegrationFleet(t *testing.T) {
+	vm := startVictoriaMetrics(t)
+	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		io.WriteString(w, "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name=\"m\"} 3\n")
+	}))
+	defer model.Close()
+
+	central := newStack(t, "fleet: {role: central, host_name: central}\n")
+	if code, out := central.run(t, "up"); code != 0 {
+		t.Fatalf("central up: %d\n%s", code, out)
+	}
+	wire := newLink(t, fmt.Sprintf("127.0.0.1:%d", central.prom))
+	agent := newStack(t, fmt.Sprintf(`fleet:
+  role: agent
+  host_name: gpu-01
+  central: http://%s
+  central_password_file: %s
+targets:
+  - {name: chat, engine: vllm, url: %q}
+remote_write:
+  - {name: victoria, url: "%s/api/v1/write"}
+`, wire.l.Addr(), filepath.Join(central.dir, "data", "secrets", "llmmon-password"), model.URL, vm))
+	code, out := agent.run(t, "up")
+	if code != 0 {
+		t.Fatalf("agent up: %d\n%s", code, out)
+	}
+	if cs := agent.containers(t); cs["alertmanager"] != "" || cs["grafana"] != "" || cs["prometheus"] == "" {
+		t.Errorf("an agent runs %v, want Prometheus and the exporters only", cs)
+	}
+
+	// The agent's series arrive with their host, on the central stack and in VictoriaMetrics.
+	waitFor(t, "the agent's series on the central stack", time.Minute, func() bool {
+		return len(central.query(t, `up{host="gpu-01",job="vllm",target="chat"} == 1`)) == 1
+	}, nothing)
+	waitFor(t, "the agent's series in VictoriaMetrics", time.Minute, func() bool {
+		return len(vmQuery(t, vm, `vllm:num_requests_running{host="gpu-01",target="chat"}`)) == 1
+	}, nothing)
+	if rs := central.query(t, `count by (host) (up)`); len(rs) != 2 {
+		t.Errorf("hosts on the central stack: %v, want central and gpu-01", rs)
+	}
+	_, st := central.run(t, "status")
+	if !strings.Contains(st, "gpu-01") || !strings.Contains(st, "reporting") {
+		t.Errorf("central status does not list gpu-01 as reporting:\n%s", st)
+	}
+	_, st = agent.run(t, "status")
+	if !strings.Contains(st, "REMOTE WRITE") || !strings.Contains(st, "victoria") || !strings.Contains(st, "sending") {
+		t.Errorf("agent status does not show its queues:\n%s", st)
+	}
+
+	// Cut the agent off: the central stack raises LLMHostNotReporting (2 minutes without a
+	// sample, for 1 minute).
+	cutAt := time.Now()
+	wire.set(true)
+	waitFor(t, "LLMHostNotReporting firing", 5*time.Minute, func() bool {
+		for _, a := range central.alerts(t) {
+			if a.name == "LLMHostNotReporting" && a.state == "firing" {
+				return true
+			}
+		}
+		return false
+	}, func() string { _, st := central.run(t, "status"); return st })
+	firedAfter := time.Since(cutAt)
+	_, st = central.run(t, "status")
+	if !strings.Contains(st, "silent for") {
+		t.Errorf("central status does not say gpu-01 is silent:\n%s", st)
+	}
+	restoredAt := time.Now()
+	wire.set(false)
+
+	// What the agent scraped while cut off arrives: every 2 s sample of the cut, within the
+	// queue's limits (the write-ahead log keeps hours).
+	cut := restoredAt.Sub(cutAt)
+	want := int(cut / (2 * time.Second))
+	var got int
+	waitFor(t, "the queued samples on the central stack", 2*time.Minute, func() bool {
+		q := fmt.Sprintf(`count_over_time(up{host="gpu-01",job="vllm"}[%ds] @ %d)`, int(cut.Seconds()), restoredAt.Unix())
+		v := central.promValueOr(t, q, 0)
+		got = int(v)
+		return got >= want-2
+	}, func() string { return fmt.Sprintf("%d of %d samples", got, want) })
+	waitFor(t, "LLMHostNotReporting resolved", 2*time.Minute, func() bool {
+		for _, a := range central.alerts(t) {
+			if a.name == "LLMHostNotReporting" {
+				return false
+			}
+		}
+		return true
+	}, nothing)
+	t.Logf("LLMHostNotReporting fired %s after the cut; %d of %d samples of the %s cut delivered after it healed", firedAfter.Round(time.Second), got, want, cut.Round(time.Second))
+}
+
+func nothing() string { return "" }
+
+// promValueOr is the first value of an instant query, or def when it has none.
+func (e *stackEnv) promValueOr(t *testing.T, q string, def float64) float64 {
+	t.Helper()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=%s", e.prom, url.QueryEscape(q)), &r)
+	if len(r.Data.Result) == 0 {
+		return def
+	}
+	s, _ := r.Data.Result[0].Value[1].(string)
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return def
+	}
+	return v
+}
