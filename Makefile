@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/llmmon/llmmon/cmd.Version=$(VERSION)
 FUZZTIME  ?= 30s
 
-.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay bench-remediation bench-report clean
+.PHONY: all build install test test-deps test-images test-unit test-integration fuzz lint update-golden demo demo-down demo-clean bench bench-addtarget bench-alerts bench-relay bench-remediation bench-report bench-fleet clean
 
 all: build
 
@@ -67,6 +67,9 @@ bench-remediation: build test-images ## service death to healthy again: llmmon's
 
 bench-report: test-images ## the report's time and memory for 10 services over 7 and 30 days on the real Prometheus (about 5 minutes)
 	cd bench/report && $(GO) run . -bin $(HOME)/.cache/llmmon-test/bin
+
+bench-fleet: test-images ## a fleet host's remote_write (to Prometheus and VictoriaMetrics) against federation: samples/s, memory, CPU, lag (about 4 minutes)
+	$(GO) run ./bench/fleet -fixtures $(CURDIR)/../shared/fixtures
 
 bench-relay: build test-images ## relay throughput and a 500-alert storm against a direct bridge (about 1 minute)
 	$(GO) run ./bench/relay -llmmon bin/llmmon
