@@ -67,6 +67,33 @@ type QueryDef struct {
 	LastWeek bool `yaml:"last_week"`
 }
 
+// FleetDashboardUID is the fleet overview, rendered for a central stack only.
+const FleetDashboardUID = "llmmon-fleet"
+
+// WithHostSelector gives a central stack's dashboard a Host variable first and narrows every
+// selector of its queries and variables to it; "All" (.*) also matches series without a host.
+func WithHostSelector(d DashboardDef) DashboardDef {
+	narrow := func(expr string) string { return strings.ReplaceAll(expr, "{", `{host=~"$host",`) }
+	vars := []VariableDef{{Name: "host", Label: "Host", Query: `label_values(up, host)`}}
+	for _, v := range d.Variables {
+		v.Query = narrow(v.Query)
+		vars = append(vars, v)
+	}
+	d.Variables = vars
+	panels := make([]PanelDef, len(d.Panels))
+	for i, p := range d.Panels {
+		qs := make([]QueryDef, len(p.Queries))
+		for j, q := range p.Queries {
+			q.Expr = narrow(q.Expr)
+			qs[j] = q
+		}
+		p.Queries = qs
+		panels[i] = p
+	}
+	d.Panels = panels
+	return d
+}
+
 // LastWeekLegend is the suffix of the legend of a query's week-earlier copy.
 const LastWeekLegend = " last week"
 
@@ -153,6 +180,12 @@ func renderDashboards(s *spec.Spec, dashboards fs.FS) (*renderedDashboards, erro
 	out := &renderedDashboards{files: map[string][]byte{}, panels: map[string]panelRef{}}
 	uids := map[string]bool{}
 	for _, d := range defs {
+		if d.UID == FleetDashboardUID && s.Role() != spec.RoleCentral {
+			continue
+		}
+		if s.Role() == spec.RoleCentral && d.UID != FleetDashboardUID {
+			d = WithHostSelector(d)
+		}
 		if uids[d.UID] {
 			return nil, fmt.Errorf("dashboard uid %q is used twice", d.UID)
 		}
