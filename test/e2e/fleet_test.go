@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmmon/llmmon/dashboards"
 	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack/render"
 )
 
 // link is a TCP proxy the test can cut and restore: the network between an agent and the
@@ -171,6 +173,26 @@ remote_write:
 	}, nothing)
 	if rs := central.query(t, `count by (host) (up)`); len(rs) != 2 {
 		t.Errorf("hosts on the central stack: %v, want central and gpu-01", rs)
+	}
+	// The fleet overview's panels have data on the real central Prometheus (but the GPUs':
+	// there are none here, and the request panels': the stub service serves no requests).
+	defs, err := render.LoadDashboardDefs(dashboards.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range defs {
+		if d.UID != render.FleetDashboardUID {
+			continue
+		}
+		for _, p := range d.Panels {
+			if strings.HasPrefix(p.Key, "fleet-gpu") || p.Key == "fleet-requests" || p.Key == "fleet-errors" {
+				continue
+			}
+			q := strings.ReplaceAll(p.Queries[0].Expr, "$host", ".*")
+			if len(central.query(t, q)) == 0 {
+				t.Errorf("fleet panel %s has no data: %s", p.Key, q)
+			}
+		}
 	}
 	_, st := central.run(t, "status")
 	if !strings.Contains(st, "gpu-01") || !strings.Contains(st, "reporting") {
