@@ -80,7 +80,7 @@ type ReadyCheck struct {
 
 // AllComponents names every component llmmon can run, whether a spec wants it or not: a
 // container labelled with another name is not llmmon's.
-var AllComponents = []string{"node-exporter", "gpu-exporter", "dcgm-exporter", "prometheus", "alertmanager", "grafana", "relay", "remediation"}
+var AllComponents = []string{"node-exporter", "gpu-exporter", "dcgm-exporter", "victoriametrics", "prometheus", "alertmanager", "grafana", "relay", "remediation"}
 
 // Components returns the stack's containers for a spec, in start order.
 func Components(s *spec.Spec, o Options) []Component {
@@ -127,6 +127,22 @@ func Components(s *spec.Spec, o Options) []Component {
 			Addr:      fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.DCGMExporter),
 			Health:    "/health",
 			PortField: "internal_ports.dcgm_exporter",
+		})
+	}
+	if lt := s.LongTerm; lt != nil && lt.VictoriaMetrics {
+		out = append(out, Component{
+			// As its upstream image runs it (root: its /storage volume is created root's).
+			Name:  "victoriametrics",
+			Image: s.Image("victoriametrics"),
+			Args: []string{fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", s.InternalPorts.VictoriaMetrics), "-storageDataPath=/storage",
+				fmt.Sprintf("-retentionPeriod=%dd", int(lt.Retention.D().Hours()/24)),
+				// Queries see the newest samples, as from Prometheus (the default hides 30 s).
+				"-search.latencyOffset=0s"},
+			DataVolume: "victoriametrics-data",
+			DataPath:   "/storage",
+			Addr:       fmt.Sprintf("127.0.0.1:%d", s.InternalPorts.VictoriaMetrics),
+			Health:     "/health",
+			PortField:  "internal_ports.victoriametrics",
 		})
 	}
 	promArgs := []string{

@@ -350,6 +350,9 @@ func remoteWrite(b *Bundle, s *spec.Spec) []promRemoteWrite {
 		out = append(out, promRemoteWrite{Name: "central", URL: trimRight(f.Central, "/") + "/api/v1/write",
 			BasicAuth: &promBasicAuth{Username: APIUser, PasswordFile: PromConfigDir + "/secrets/remote-write/central-password"}})
 	}
+	if lt := s.LongTerm; lt != nil && lt.VictoriaMetrics {
+		out = append(out, promRemoteWrite{Name: "victoriametrics", URL: fmt.Sprintf("http://127.0.0.1:%d/api/v1/write", s.InternalPorts.VictoriaMetrics)})
+	}
 	for _, rw := range s.RemoteWrite {
 		w := promRemoteWrite{Name: rw.Name, URL: rw.URL, Headers: rw.Headers}
 		if rw.Username != "" {

@@ -14,6 +14,8 @@ const (
 	DefaultGrafanaImage      = "grafana/grafana:12.2.1"
 	DefaultNodeExporterImage = "prom/node-exporter:v1.12.1"
 	DefaultDCGMExporterImage = "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless"
+	// The release Debian packages (1.79.5), which the fleet tests run.
+	DefaultVictoriaMetricsImage = "victoriametrics/victoria-metrics:v1.79.5"
 )
 
 // Default ports on the host.
@@ -185,6 +187,12 @@ func (s *Spec) ApplyDefaults() {
 		}
 	}
 	defaultFleet(s)
+	if lt := s.LongTerm; lt != nil && lt.Retention == 0 {
+		lt.Retention = Duration(365 * 24 * time.Hour)
+	}
+	if s.InternalPorts.VictoriaMetrics == 0 {
+		s.InternalPorts.VictoriaMetrics = 8428
+	}
 	if rp := s.Report; rp != nil && rp.Period == 0 {
 		if sc, err := ParseSchedule(rp.Schedule); err == nil {
 			rp.Period = sc.DefaultPeriod()
@@ -245,6 +253,8 @@ func (s *Spec) Image(component string) string {
 		override, def = s.Images.NodeExporter, DefaultNodeExporterImage
 	case "dcgm-exporter":
 		override, def = s.Images.DCGMExporter, DefaultDCGMExporterImage
+	case "victoriametrics":
+		override, def = s.Images.VictoriaMetrics, DefaultVictoriaMetricsImage
 	}
 	if override != "" {
 		return override

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Role is the stack's role in a fleet: standalone without a fleet section.
@@ -80,7 +81,15 @@ func (v *validator) fleet(s *Spec) {
 			v.add("fleet.central", "only an agent sends to a central stack", "set fleet.role: agent, or remove central")
 		}
 	}
-	names := map[string]bool{}
+	if lt := s.LongTerm; lt != nil {
+		if lt.VictoriaMetrics && s.Role() == RoleAgent {
+			v.addKey("long_term", "an agent keeps no data: the long-term store belongs to the central stack", "move long_term to the central stack's spec")
+		}
+		if lt.Retention.D() < 24*time.Hour {
+			v.add("long_term.retention", fmt.Sprintf("retention %s is too short for a long-term store", lt.Retention), "use days or more, e.g. 365d")
+		}
+	}
+	names := map[string]bool{"victoriametrics": s.LongTerm != nil && s.LongTerm.VictoriaMetrics}
 	for i, rw := range s.RemoteWrite {
 		p := fmt.Sprintf("remote_write[%d]", i)
 		if !remoteNameRe.MatchString(rw.Name) || names[rw.Name] {

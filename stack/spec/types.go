@@ -74,6 +74,8 @@ type Spec struct {
 	// Long-term stores Prometheus sends every sample to (VictoriaMetrics, Thanos Receive,
 	// Mimir, a Prometheus with the remote-write receiver).
 	RemoteWrite []RemoteWrite `yaml:"remote_write,omitempty" json:"remote_write,omitempty"`
+	// A long-term store run by the stack itself.
+	LongTerm *LongTerm `yaml:"long_term,omitempty" json:"long_term,omitempty"`
 	// Container images: pinned versions, a registry mirror, per-component overrides.
 	Images Images `yaml:"images,omitempty" json:"images,omitempty"`
 	// Ports of the components that listen on 127.0.0.1 only (llmmon's containers use host networking).
@@ -88,6 +90,8 @@ type InternalPorts struct {
 	DCGMExporter int `yaml:"dcgm_exporter,omitempty" json:"dcgm_exporter,omitempty"`
 	// llmmon's notification relay for DingTalk and WeCom (default 9095).
 	Relay int `yaml:"relay,omitempty" json:"relay,omitempty"`
+	// VictoriaMetrics, with long_term.victoriametrics (default 8428).
+	VictoriaMetrics int `yaml:"victoriametrics,omitempty" json:"victoriametrics,omitempty"`
 	// llmmon's nvidia-smi GPU exporter, for GPUs dcgm-exporter does not support (default 9835).
 	GPUExporter int `yaml:"gpu_exporter,omitempty" json:"gpu_exporter,omitempty"`
 	// llmmon's remediation agent, Alertmanager's webhook receiver for auto-recovery (default 9097).
@@ -431,6 +435,15 @@ type RemoteWriteQueue struct {
 	BatchSendDeadline Duration `yaml:"batch_send_deadline,omitempty" json:"batch_send_deadline,omitempty"`
 }
 
+// LongTerm is a long-term store the stack runs itself.
+type LongTerm struct {
+	// Run VictoriaMetrics: Prometheus sends it every sample, and Grafana's dashboards read it,
+	// so they show months while Prometheus keeps prometheus.retention.
+	VictoriaMetrics bool `yaml:"victoriametrics,omitempty" json:"victoriametrics,omitempty"`
+	// How long VictoriaMetrics keeps the data (default 365d).
+	Retention Duration `yaml:"retention,omitempty" json:"retention,omitempty"`
+}
+
 // Notify lists receivers and routing.
 type Notify struct {
 	// Where notifications go. Each receiver has a name and exactly one of email, dingtalk, wecom, wecom_app, webhook.
@@ -587,6 +600,8 @@ type Images struct {
 	NodeExporter string `yaml:"node_exporter,omitempty" json:"node_exporter,omitempty"`
 	// dcgm-exporter image.
 	DCGMExporter string `yaml:"dcgm_exporter,omitempty" json:"dcgm_exporter,omitempty"`
+	// VictoriaMetrics image (long_term.victoriametrics).
+	VictoriaMetrics string `yaml:"victoriametrics,omitempty" json:"victoriametrics,omitempty"`
 }
 
 // Duration is a Prometheus-style duration (30s, 5m, 2h, 15d, 1w).

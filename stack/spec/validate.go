@@ -164,7 +164,7 @@ func (v *validator) ports(s *Spec) {
 		path string
 		port int
 	}{{"prometheus.port", s.Prometheus.Port}, {"alertmanager.port", s.Alertmanager.Port}, {"grafana.port", s.Grafana.Port},
-		{"internal_ports.node_exporter", s.InternalPorts.NodeExporter}, {"internal_ports.dcgm_exporter", s.InternalPorts.DCGMExporter}, {"internal_ports.relay", s.InternalPorts.Relay}, {"internal_ports.gpu_exporter", s.InternalPorts.GPUExporter}} {
+		{"internal_ports.node_exporter", s.InternalPorts.NodeExporter}, {"internal_ports.dcgm_exporter", s.InternalPorts.DCGMExporter}, {"internal_ports.relay", s.InternalPorts.Relay}, {"internal_ports.gpu_exporter", s.InternalPorts.GPUExporter}, {"internal_ports.victoriametrics", s.InternalPorts.VictoriaMetrics}} {
 		if p.port < 1 || p.port > 65535 {
 			v.add(p.path, fmt.Sprintf("port %d is out of range", p.port), "use 1-65535")
 			continue

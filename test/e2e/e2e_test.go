@@ -123,13 +123,14 @@ data_dir: %s/data
 prometheus: {port: %d, scrape_interval: 2s, evaluation_interval: 2s}
 alertmanager: {port: %d}
 grafana: {port: %d}
-internal_ports: {node_exporter: %d, relay: %d, remediation: %d}
+internal_ports: {node_exporter: %d, relay: %d, remediation: %d, victoriametrics: %d}
 images:
   prometheus: llmmon-test/prometheus:3.15.0
   alertmanager: llmmon-test/alertmanager:0.31.1
   node_exporter: llmmon-test/node-exporter:1.12.1
+  victoriametrics: llmmon-test/victoria-metrics:1.79.5
   grafana: %s
-%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), e.relayPort(t), e.remediationPort(t), grafanaImage(), extra)
+%s`, e.name, e.dir, e.prom, e.am, e.graf, freePort(t), e.relayPort(t), e.remediationPort(t), freePort(t), grafanaImage(), extra)
 	if err := os.WriteFile(e.spec, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

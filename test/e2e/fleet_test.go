@@ -141,7 +141,9 @@ func TestIntegrationFleet(t *testing.T) {
 	}))
 	defer model.Close()
 
-	central := newStack(t, "fleet: {role: central, host_name: central}\n")
+	// The central stack runs VictoriaMetrics itself as its long-term store (Debian's build,
+	// in a local image) and its dashboards read it.
+	central := newStack(t, "fleet: {role: central, host_name: central}\nlong_term: {victoriametrics: true}\n")
 	if code, out := central.run(t, "up"); code != 0 {
 		t.Fatalf("central up: %d\n%s", code, out)
 	}
@@ -171,6 +173,22 @@ remote_write:
 	waitFor(t, "the agent's series in VictoriaMetrics", time.Minute, func() bool {
 		return len(vmQuery(t, vm, `vllm:num_requests_running{host="gpu-01",target="chat"}`)) == 1
 	}, nothing)
+	// The central stack's own VictoriaMetrics has the agent's series too (the central
+	// Prometheus forwards what it receives), and Grafana's dashboards read it.
+	if cs := central.containers(t); cs["victoriametrics"] == "" {
+		t.Fatalf("the central stack runs no victoriametrics: %v", cs)
+	}
+	ltPort := central.specInt(t, "victoriametrics")
+	waitFor(t, "the agent's series in the central stack's VictoriaMetrics", time.Minute, func() bool {
+		return len(vmQuery(t, fmt.Sprintf("http://127.0.0.1:%d", ltPort), `up{host="gpu-01",job="vllm"}`)) == 1
+	}, nothing)
+	var ds struct {
+		URL string `json:"url"`
+	}
+	central.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/datasources/uid/llmmon-prometheus", central.graf), &ds)
+	if ds.URL != fmt.Sprintf("http://127.0.0.1:%d", ltPort) {
+		t.Errorf("the dashboards' datasource points at %q, want the long-term store", ds.URL)
+	}
 	if rs := central.query(t, `count by (host) (up)`); len(rs) != 2 {
 		t.Errorf("hosts on the central stack: %v, want central and gpu-01", rs)
 	}
@@ -267,4 +285,22 @@ func (e *stackEnv) promValueOr(t *testing.T, q string, def float64) float64 {
 		return def
 	}
 	return v
+}
+
+// specInt reads internal_ports.NAME from the stack's spec file.
+func (e *stackEnv) specInt(t *testing.T, name string) int {
+	b, err := os.ReadFile(e.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.LastIndex(string(b), name+": ")
+	if i < 0 {
+		t.Fatalf("no %s in the spec", name)
+	}
+	rest := string(b[i+len(name)+2:])
+	n, err := strconv.Atoi(strings.TrimRight(rest[:strings.IndexAny(rest, "}\n")], " "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

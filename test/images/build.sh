@@ -109,6 +109,18 @@ USER 65534:65534
 EXPOSE 9100
 ENTRYPOINT [\"/bin/node_exporter\"]" \
     "$bin/node_exporter-$NODE_VERSION=node_exporter"
+  # VictoriaMetrics (long_term.victoriametrics) from Debian's package, with the libraries it links.
+  if [ -x /usr/bin/victoria-metrics ]; then
+    build_image "llmmon-test/victoria-metrics:1.79.5" "FROM scratch
+COPY victoria-metrics /bin/victoria-metrics
+COPY ld.so /lib64/ld-linux-x86-64.so.2
+COPY libc.so.6 libzstd.so.1 /lib/x86_64-linux-gnu/
+COPY empty/ /storage/
+EXPOSE 8428
+ENTRYPOINT [\"/bin/victoria-metrics\"]" \
+      "/usr/bin/victoria-metrics=victoria-metrics" "/lib64/ld-linux-x86-64.so.2=ld.so" \
+      "$(ldd /usr/bin/victoria-metrics | awk '/libc.so.6/{print $3}')=libc.so.6" "$(ldd /usr/bin/victoria-metrics | awk '/libzstd.so.1/{print $3}')=libzstd.so.1"
+  fi
   # llmmon's own stand-ins and simulators, built from this repository.
   local gb; gb=$(mktemp -d)
   (cd "$root" && go build -trimpath -o "$gb/grafana-standin" ./test/grafana-standin && go build -trimpath -o "$gb/modelsim" ./test/modelsim && go build -trimpath -o "$gb/robots" ./test/robots/cmd/robots)
