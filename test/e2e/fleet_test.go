@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -287,20 +288,16 @@ func (e *stackEnv) promValueOr(t *testing.T, q string, def float64) float64 {
 	return v
 }
 
-// specInt reads internal_ports.NAME from the stack's spec file.
+// specInt reads internal_ports.NAME (a number) from the stack's spec file.
 func (e *stackEnv) specInt(t *testing.T, name string) int {
 	b, err := os.ReadFile(e.spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := strings.LastIndex(string(b), name+": ")
-	if i < 0 {
-		t.Fatalf("no %s in the spec", name)
+	m := regexp.MustCompile(regexp.QuoteMeta(name) + `: (\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no %s port in the spec", name)
 	}
-	rest := string(b[i+len(name)+2:])
-	n, err := strconv.Atoi(strings.TrimRight(rest[:strings.IndexAny(rest, "}\n")], " "))
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, _ := strconv.Atoi(string(m[1]))
 	return n
 }
