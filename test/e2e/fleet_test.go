@@ -186,7 +186,10 @@ remote_write:
 	var ds struct {
 		URL string `json:"url"`
 	}
-	central.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/datasources/uid/llmmon-prometheus", central.graf), &ds)
+	code, body := call(t, "GET", fmt.Sprintf("http://127.0.0.1:%d/api/datasources/uid/llmmon-prometheus", central.graf), basic("admin", grafanaPassword(t, central)), nil)
+	if err := json.Unmarshal([]byte(body), &ds); err != nil || code != 200 {
+		t.Fatalf("Grafana's datasource: %d %v: %s", code, err, body)
+	}
 	if ds.URL != fmt.Sprintf("http://127.0.0.1:%d", ltPort) {
 		t.Errorf("the dashboards' datasource points at %q, want the long-term store", ds.URL)
 	}
