@@ -196,6 +196,14 @@ func TestIntegrationLLMPacks(t *testing.T) {
 		}
 	}
 
+	// The error budget is recorded once a minute (the llmmon-slo-period group), so it may lag
+	// the other series by up to a minute after the requests' first rates.
+	for deadline := time.Now().Add(2 * time.Minute); len(e.query(t, `llmmon:slo_error_budget_remaining:ratio`)) == 0; time.Sleep(2 * time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no error budget recorded 2 minutes into the run: %v", e.query(t, `{__name__=~"llmmon:slo_.*"}`))
+		}
+	}
+
 	// Every panel query of every dashboard returns data now that every series exists.
 	dashDir := filepath.Join(e.dir, "data", "generated", "grafana", "dashboards", "llmmon")
 	files, _ := filepath.Glob(filepath.Join(dashDir, "*.json"))
