@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/llmmon/llmmon/stack/report"
@@ -92,9 +91,9 @@ func (r *Relay) SendReport(ctx context.Context, end time.Time) ([]ReportResult, 
 		return nil, ErrNoReport
 	}
 	loc, _ := time.LoadLocation(tz)
-	password, err := readSecret(cfg.PrometheusPasswordFile)
+	password, err := report.ReadSecretFile(cfg.PrometheusPasswordFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the report's Prometheus password: %w", err)
 	}
 	q, err := report.NewPromQuerier(cfg.Prometheus, cfg.PrometheusUser, password)
 	if err != nil {
@@ -285,18 +284,6 @@ func (r *Relay) saveReportState(path string, st reportState) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// readSecret reads a secret file ("" gives ""), without its trailing newline.
-func readSecret(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read a secret of the report: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // reportResultsStatus is the HTTP status of a manual send: 200 when every receiver got it.

@@ -49,13 +49,9 @@ func (m Mail) Send(ctx context.Context, subject string, html, text []byte, plots
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
 	}
 	if m.Username != "" {
-		password := ""
-		if m.PasswordFile != "" {
-			b, err := os.ReadFile(m.PasswordFile)
-			if err != nil {
-				return fmt.Errorf("email %s: read the SMTP password: %w", m.Name, err)
-			}
-			password = strings.TrimRight(string(b), "\r\n")
+		password, err := ReadSecretFile(m.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("email %s: read the SMTP password: %w", m.Name, err)
 		}
 		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(m.Username), mail.WithPassword(password))
 	}
@@ -91,6 +87,18 @@ func (m Mail) Send(ctx context.Context, subject string, html, text []byte, plots
 		return fmt.Errorf("email %s: send through %s: %w", m.Name, m.Smarthost, err)
 	}
 	return nil
+}
+
+// ReadSecretFile reads a secret file ("" gives ""), without its trailing newline.
+func ReadSecretFile(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // MailImageSrc is the src of a plot in the mailed HTML: the inline part's Content-ID.

@@ -252,7 +252,7 @@ remote_write:
 	var got int
 	waitFor(t, "the queued samples on the central stack", 2*time.Minute, func() bool {
 		q := fmt.Sprintf(`count_over_time(up{host="gpu-01",job="vllm"}[%ds] @ %d)`, int(cut.Seconds()), restoredAt.Unix())
-		v := central.promValueOr(t, q, 0)
+		v := central.promValue(t, q)
 		got = int(v)
 		return got >= want-2
 	}, func() string { return fmt.Sprintf("%d of %d samples", got, want) })
@@ -268,28 +268,6 @@ remote_write:
 }
 
 func nothing() string { return "" }
-
-// promValueOr is the first value of an instant query, or def when it has none.
-func (e *stackEnv) promValueOr(t *testing.T, q string, def float64) float64 {
-	t.Helper()
-	var r struct {
-		Data struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	e.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=%s", e.prom, url.QueryEscape(q)), &r)
-	if len(r.Data.Result) == 0 {
-		return def
-	}
-	s, _ := r.Data.Result[0].Value[1].(string)
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return def
-	}
-	return v
-}
 
 // specInt reads internal_ports.NAME (a number) from the stack's spec file.
 func (e *stackEnv) specInt(t *testing.T, name string) int {
